@@ -43,14 +43,21 @@ module.exports = {
       comment: "kvm/ is written only against compat/linux",
       severity: "error",
       from: { path: "^kvm/" },
-      to: { path: "^(?!kvm/|compat/linux/)[^/]+/" },
+      to: { path: "^(?!kvm/|compat/linux/|include/uapi/)[^/]+/" },
     },
     {
       name: "userspace-only-through-system-calls",
       comment: "a simulated process reaches the kernel only through the syscall instruction",
       severity: "error",
       from: { path: "^userspace/", pathNot: "^userspace/lkvm\\.ts$" },
-      to: { path: "^(?!userspace/|machine/syscall\\.ts$)[^/]+/" },
+      to: { path: "^(?!userspace/|include/uapi/|machine/syscall\\.ts$|machine/addr\\.ts$)[^/]+/" },
+    },
+    {
+      name: "uapi-headers-stand-alone",
+      comment: "include/uapi is data shared by kernel and userspace: it imports nothing of the layers",
+      severity: "error",
+      from: { path: "^include/" },
+      to: { path: "^(machine|host-freebsd|host-linux|compat|kvm|userspace|boot)/" },
     },
     {
       name: "nobody-imports-boot",

@@ -24,8 +24,12 @@
 // sure only one context (of any machine) executes at a time, so many machines can run
 // in one process without seeing each other's CPU.
 
+import { PcBus } from "./bus.js";
 import { MachineCheck, PhysMem } from "./phys_mem.js";
 import { Rng } from "./rng.js";
+import type { PageFaultHandler, SyscallEntry } from "./syscall.js";
+import { X86Cpu } from "./x86/cpu.js";
+import { VmxUnit } from "./x86/vmx.js";
 
 export type ContextState = "new" | "running" | "suspended" | "done";
 
@@ -58,6 +62,13 @@ export class Cpu {
   timer_deadline: number | null = null;
   timer_vector = 0xef;
   intr_handler: InterruptHandler | null = null;
+  /** Kernel entry for SYSCALL (what MSR_LSTAR points at). */
+  syscall_entry: SyscallEntry | null = null;
+  /** Kernel #PF handler for host-mode user-space accesses. */
+  page_fault_handler: PageFaultHandler | null = null;
+  /** Architectural state: the host kernel's while in VMX root operation, the guest's inside. */
+  readonly x86: X86Cpu;
+  readonly vmx: VmxUnit;
   /** Context the CPU is running (null before a kernel starts on it). */
   ctx: Context | null = null;
   halted = false;
@@ -66,7 +77,10 @@ export class Cpu {
   constructor(
     readonly id: number,
     readonly machine: Machine,
-  ) {}
+  ) {
+    this.x86 = new X86Cpu(machine.bus, () => this.tsc);
+    this.vmx = new VmxUnit(this, this.x86, machine.vmcs_activity);
+  }
 
   has_deliverable_interrupt(): boolean {
     return this.intr_enabled && (this.pending.length > 0 || this.timer_due());
@@ -114,7 +128,14 @@ export function on_cpu(): boolean {
 export class Machine {
   readonly cpus: Cpu[] = [];
   readonly ram: PhysMem;
+  /** The PC's I/O and MMIO space, for code that runs on the bare machine. */
+  readonly bus: PcBus;
   readonly rng: Rng;
+  /** Which CPU each VMCS is active on (the VT-x one-CPU rule). */
+  readonly vmcs_activity = new Map<number, { cpu: Cpu; launched: boolean }>();
+  /** The booted kernel's symbol table, as a module linker or debugger reads it: set by
+   *  the kernel at boot (and extended by loaded modules). */
+  kernel_symbols: ((name: string) => unknown) | null = null;
   readonly yield_cost: number;
   private give_back: (() => void) | null = null;
   private stopped = false;
@@ -126,6 +147,7 @@ export class Machine {
     if (!Number.isInteger(config.ncpus) || config.ncpus < 1 || config.ncpus > 64)
       throw new RangeError(`ncpus must be 1..64, not ${config.ncpus}`);
     this.ram = new PhysMem(config.ram_bytes);
+    this.bus = new PcBus(this.ram);
     this.rng = new Rng(config.seed);
     this.yield_cost = config.yield_cost ?? 200;
     for (let i = 0; i < config.ncpus; i++) this.cpus.push(new Cpu(i, this));

@@ -1,0 +1,109 @@
+// EXPORT_SYMBOL: the Linux kernel API that a module such as kvm links against.
+//
+// kvm/ imports the functions of compat/linux/<header>.ts, the way C code includes
+// <linux/header.h>. Each of those functions calls through this table, which is bound
+// at run time to the kernel the current CPU runs: host-linux exports it natively, and
+// on host-freebsd the linuxkpi kld exports the shim's implementation (compat/linuxkpi).
+// A module loaded into a kernel that does not export the table fails to link, as a
+// kld with unresolved symbols does.
+
+import { current_cpu } from "../../machine/engine.js";
+import type { Hpa, Kva, Pfn, Uva } from "../../machine/addr.js";
+import type { gfp_t } from "./gfp_types.js";
+import type { file, file_operations, inode } from "./fs_types.js";
+import type { miscdevice } from "./miscdevice_types.js";
+import type { module } from "./module_types.js";
+import type { page } from "./mm_types.js";
+import type { mutex, spinlock_t } from "./lock_types.js";
+import type { task_struct } from "./sched_types.js";
+
+/** Name under which a kernel's symbol table holds the Linux API. */
+export const LINUX_KERNEL_API_SYMBOL = "linux_kernel_api";
+
+export interface linux_kernel_api {
+  // <linux/gfp.h>, <linux/mm.h>: page allocator. alloc_pages may sleep unless the
+  // flags forbid it; it returns null when memory is exhausted.
+  alloc_pages(gfp_mask: gfp_t, order: number): Promise<page | null>;
+  __free_pages(p: page, order: number): void;
+  page_address(p: page): Kva;
+  page_to_pfn(p: page): Pfn;
+  pfn_to_page(pfn: Pfn): page;
+  virt_to_page(addr: Kva): page;
+  __pa(addr: Kva): Hpa;
+  __va(addr: Hpa): Kva;
+  /** get_user_pages_fast: pin the pages backing [start, start + nr_pages pages) of the
+   *  current process; returns how many were pinned (into pages[]) or -errno. */
+  get_user_pages_fast(start: Uva, nr_pages: number, write: boolean, pages: page[]): Promise<number>;
+  /** Drop a reference taken by get_user_pages_fast. */
+  put_page(p: page): void;
+
+  // <linux/slab.h>
+  kmalloc(size: number, flags: gfp_t): Promise<Kva | null>;
+  kfree(addr: Kva | null): void;
+  /** ksize: usable size of a kmalloc'ed object. */
+  ksize(addr: Kva): number;
+
+  // The model's stand-in for dereferencing a kernel pointer: a load or store through
+  // the kernel's page tables (direct map or kernel map). Out-of-range addresses oops.
+  kmem_load(addr: Kva, dst: Uint8Array): void;
+  kmem_store(addr: Kva, src: Uint8Array): void;
+
+  // <linux/spinlock.h>, <linux/mutex.h>
+  spin_lock_init(lock: spinlock_t, name: string): void;
+  spin_lock(lock: spinlock_t): void;
+  spin_unlock(lock: spinlock_t): void;
+  mutex_init(lock: mutex, name: string): void;
+  mutex_lock(lock: mutex): Promise<void>;
+  /** 0, or -EINTR when a signal arrived while waiting. */
+  mutex_lock_interruptible(lock: mutex): Promise<number>;
+  mutex_unlock(lock: mutex): void;
+  mutex_destroy(lock: mutex): void;
+
+  // <linux/sched.h>, <linux/preempt.h>, <linux/smp.h>
+  get_current(): task_struct;
+  signal_pending(t: task_struct): boolean;
+  /** Preemption point: reschedule if another thread should run. May sleep. */
+  cond_resched(): Promise<void>;
+  need_resched(): boolean;
+  /** Debug check that the caller may sleep; oopses in atomic context. */
+  might_sleep(where: string): void;
+  preempt_disable(): void;
+  preempt_enable(): void;
+  /** Disable preemption and return this CPU's id (held from vcpu_load to vcpu_put). */
+  get_cpu(): number;
+  put_cpu(): void;
+  smp_processor_id(): number;
+  num_online_cpus(): number;
+
+  // <linux/miscdevice.h>, <linux/fs.h>, <linux/anon_inodes.h>
+  misc_register(misc: miscdevice): Promise<number>;
+  misc_deregister(misc: miscdevice): Promise<void>;
+  /** Create a file on an anonymous inode and install it in a new fd of the current
+   *  process; returns the fd or -errno. */
+  anon_inode_getfd(name: string, fops: file_operations, priv: unknown, flags: number): Promise<number>;
+  /** Take a reference to the file behind fd in the current process, or null. */
+  fget(fd: number): file | null;
+  /** Drop a file reference; the last one calls fops.release. */
+  fput(f: file): Promise<void>;
+  /** The inode a file refers to. */
+  file_inode(f: file): inode;
+
+  // <linux/uaccess.h>: both return the number of bytes NOT copied.
+  copy_to_user(to: Uva, from: Uint8Array, n: number): Promise<number>;
+  copy_from_user(to: Uint8Array, from: Uva, n: number): Promise<number>;
+
+  // <linux/printk.h>
+  printk(level: string, msg: string): void;
+
+  // <linux/module.h>: a loaded module's static storage (.data/.bss), one instance per
+  // load into a kernel; created by `init` on first use.
+  module_data<T>(mod: module, init: () => T): T;
+}
+
+/** The Linux API exported by the kernel running on the current CPU. */
+export function linux_api(): linux_kernel_api {
+  const sym = current_cpu().machine.kernel_symbols?.(LINUX_KERNEL_API_SYMBOL);
+  if (sym === undefined || sym === null)
+    throw new Error(`link error: undefined symbol '${LINUX_KERNEL_API_SYMBOL}' (this kernel exports no Linux API; is linuxkpi loaded?)`);
+  return sym as linux_kernel_api;
+}

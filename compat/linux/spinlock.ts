@@ -1,0 +1,20 @@
+// include/linux/spinlock.h. Holding a spinlock disables preemption: code between
+// spin_lock and spin_unlock must not sleep (await anything that may block); the
+// kernels check that at run time.
+
+import { linux_api } from "./export.js";
+import { spinlock_t } from "./lock_types.js";
+
+export { spinlock_t };
+
+export const spin_lock_init = (lock: spinlock_t, name = "spinlock"): void => linux_api().spin_lock_init(lock, name);
+export const spin_lock = (lock: spinlock_t): void => linux_api().spin_lock(lock);
+export const spin_unlock = (lock: spinlock_t): void => linux_api().spin_unlock(lock);
+
+/** DEFINE_SPINLOCK for a structure field: a lock initialised on first use would hide
+ *  ordering bugs, so this returns an initialised lock for the running kernel. */
+export function DEFINE_SPINLOCK(name: string): spinlock_t {
+  const l = new spinlock_t();
+  spin_lock_init(l, name);
+  return l;
+}
