@@ -74,6 +74,11 @@ export interface linux_kernel_api {
   put_cpu(): void;
   smp_processor_id(): number;
   num_online_cpus(): number;
+  /** Run func(info) on every online CPU in interrupt context (IPI), including this one;
+   *  with wait, return after all have run. May sleep (waits for the other CPUs). */
+  on_each_cpu(func: (info: unknown) => void, info: unknown, wait: boolean): Promise<void>;
+  /** Run func(info) on one CPU in interrupt context; 0 or -ENXIO for an offline CPU. */
+  smp_call_function_single(cpu: number, func: (info: unknown) => void, info: unknown, wait: boolean): Promise<number>;
 
   // <linux/miscdevice.h>, <linux/fs.h>, <linux/anon_inodes.h>
   misc_register(misc: miscdevice): Promise<number>;
