@@ -12,7 +12,6 @@ import type { Hpa, Kva, Pfn, Uva } from "../../machine/addr.js";
 import type { gfp_t } from "./gfp_types.js";
 import type { file, file_operations, inode } from "./fs_types.js";
 import type { miscdevice } from "./miscdevice_types.js";
-import type { module } from "./module_types.js";
 import type { page } from "./mm_types.js";
 import type { mutex, spinlock_t } from "./lock_types.js";
 import type { task_struct } from "./sched_types.js";
@@ -101,8 +100,9 @@ export interface linux_kernel_api {
   printk(level: string, msg: string): void;
 
   // <linux/module.h>: a loaded module's static storage (.data/.bss), one instance per
-  // load into a kernel; created by `init` on first use.
-  module_data<T>(mod: module, init: () => T): T;
+  // load of the module named `module_name` into this kernel; created by `init` on first
+  // use and discarded when the module is unloaded.
+  module_data<T>(module_name: string, init: () => T): T;
 }
 
 /** The Linux API exported by the kernel running on the current CPU. */

@@ -12,4 +12,4 @@ export function MODULE(def: module): module {
 }
 
 /** The loaded instance's static storage (what a C module keeps in .data/.bss). */
-export const module_data = <T>(mod: module, init: () => T): T => linux_api().module_data(mod, init);
+export const module_data = <T>(module_name: string, init: () => T): T => linux_api().module_data(module_name, init);

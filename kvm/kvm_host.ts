@@ -1,0 +1,118 @@
+// drivers/kvm/kvm.h (2.6.21) / include/linux/kvm_host.h: the driver's structures.
+//
+// Locking (as in the 2007 driver):
+//   kvm.lock (spinlock) protects the memory-slot array and the shadow MMU of the VM;
+//   kvm_vcpu.mutex serialises ioctls on one vcpu (KVM_RUN vs KVM_GET_REGS ...);
+//   the module's vm_list is protected by kvm_lock.
+// Structure fields live in TypeScript objects; the memory for each structure is
+// allocated from the kernel (kzalloc of its C size) so that allocation failure, OOM
+// and leaks behave as they do in C.
+
+import type { Kva, Pfn, Uva } from "../compat/linux/types.js";
+import type { file } from "../compat/linux/fs_types.js";
+import type { page } from "../compat/linux/mm_types.js";
+import type { mm_struct } from "../compat/linux/mm_struct.js";
+import { mutex } from "../compat/linux/lock_types.js";
+import { spinlock_t } from "../compat/linux/lock_types.js";
+
+export const KVM_MAX_VCPUS = 16;
+export const KVM_MEMORY_SLOTS = 32;
+/** Size of the vcpu fd mapping: the kvm_run page and the PIO data page. */
+export const KVM_VCPU_MMAP_PAGES = 2;
+
+export interface kvm_memory_slot {
+  id: number;
+  base_gfn: number;
+  npages: number;
+  flags: number;
+  /** KVM_SET_USER_MEMORY_REGION: the caller's memory. */
+  userspace_addr: Uva | null;
+  /** KVM_SET_MEMORY_REGION: pages the kernel allocated (zeroed); for user memory, the
+   *  pages pinned by get_user_pages as the guest first touches them. */
+  phys_mem: (page | null)[];
+  /** Kernel-allocated pages belong to the slot; pinned user pages only hold a reference. */
+  kernel_owned: boolean;
+}
+
+export interface kvm_stat_counters {
+  pf_fixed: number;
+  pf_guest: number;
+  tlb_flush: number;
+  invlpg: number;
+  exits: number;
+  io_exits: number;
+  mmio_exits: number;
+  signal_exits: number;
+  irq_window_exits: number;
+  halt_exits: number;
+  request_irq_exits: number;
+  irq_exits: number;
+}
+
+export const new_kvm_stat = (): kvm_stat_counters => ({
+  pf_fixed: 0, pf_guest: 0, tlb_flush: 0, invlpg: 0, exits: 0, io_exits: 0, mmio_exits: 0,
+  signal_exits: 0, irq_window_exits: 0, halt_exits: 0, request_irq_exits: 0, irq_exits: 0,
+});
+
+/** One shadow page-table page: a host frame from alloc_page() holding 1024 32-bit
+ *  entries that the CPU's MMU walks in VMX non-root operation. */
+export interface kvm_mmu_page {
+  page: page;
+  kva: Kva;
+  pfn: Pfn;
+  /** Level in the 2-level 32-bit format: 2 = page directory (root), 1 = page table. */
+  level: number;
+}
+
+export interface kvm_mmu {
+  root: kvm_mmu_page | null;
+  /** Every shadow page of this vcpu's MMU, freed on reset and destroy. */
+  pages: kvm_mmu_page[];
+}
+
+export interface kvm {
+  /** kzalloc'ed storage of struct kvm. */
+  readonly self: Kva;
+  readonly lock: spinlock_t;
+  /** Serialises memory-slot updates (slots_lock in later kernels). */
+  readonly slots_lock: mutex;
+  nmemslots: number;
+  readonly memslots: (kvm_memory_slot | null)[];
+  readonly vcpus: (kvm_vcpu | null)[];
+  online_vcpus: number;
+  /** The process that created the VM; ioctls from another mm are refused (-EIO). */
+  readonly mm: mm_struct | null;
+  readonly stat: kvm_stat_counters;
+  users_count: number;
+}
+
+export interface kvm_vcpu {
+  readonly self: Kva;
+  readonly kvm: kvm;
+  readonly vcpu_id: number;
+  readonly mutex: mutex;
+  /** CPU whose VMCS cache holds this vcpu's VMCS, or -1. */
+  cpu: number;
+  launched: boolean;
+  /** The kvm_run page and the PIO data page, shared with userspace by mmap. */
+  readonly run_page: page;
+  readonly run: Kva;
+  readonly pio_page: page;
+  readonly pio_data: Kva;
+  /** VMCS region (a zeroed page with the revision id). */
+  readonly vmcs_page: page;
+  /** Guest state the VMCS does not hold (vcpu->regs[] and cr2 in the 2007 driver). */
+  readonly regs: Uint32Array;
+  cr2: number;
+  /** Guest-visible CR0/CR4 (the VMCS holds what the hardware uses). */
+  cr0: number;
+  cr4: number;
+  cr3: number;
+  efer: bigint;
+  apic_base: bigint;
+  readonly mmu: kvm_mmu;
+  /** A PIO exit whose completion (IN data into RAX) waits for the next KVM_RUN. */
+  pio_pending: { in: boolean; size: number } | null;
+  /** The file behind the vcpu fd (for the vm's reference count). */
+  filp: file | null;
+}

@@ -1,0 +1,165 @@
+// drivers/kvm/mmu.c: the shadow MMU, non-paging mode (seed 002: nonpaging_map,
+// nonpaging_page_fault). While the guest runs with paging off (real mode, or
+// protected mode with CR0.PG=0), its linear addresses are guest-physical; the shadow
+// page table maps them to the host frames that back guest memory, and the CPU walks
+// it in VMX non-root operation. Entries are filled lazily, on the #PF exits the
+// exception bitmap forces.
+//
+// Shadow format: 2-level 32-bit paging (hardware CR4.PAE=0, PSE=0).
+//   PDE/PTE: [31:12] frame  [2] U/S  [1] R/W  [0] P
+//   linear:  [31:22] directory index  [21:12] table index  [11:0] offset
+//
+// Locking: kvm.lock (a spinlock) is held while entries are written; nothing under it
+// sleeps, so shadow pages come from a per-vcpu cache topped up beforehand
+// (mmu_topup_memory_caches), and guest pages are pinned before the lock is taken.
+
+import { __GFP_ZERO, GFP_KERNEL, __free_page, alloc_page, page_to_pfn } from "../compat/linux/gfp.js";
+import { kread32, kwrite32 } from "../compat/linux/kmem.js";
+import { page_address, get_user_pages_fast, put_page } from "../compat/linux/mm.js";
+import type { page } from "../compat/linux/mm_types.js";
+import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
+import { PAGE_SHIFT, PAGE_SIZE, kva, uva, type Kva, type gpa_t } from "../compat/linux/types.js";
+import type { kvm, kvm_memory_slot, kvm_mmu_page, kvm_vcpu } from "./kvm_host.js";
+
+const PT_PRESENT_MASK = 1;
+const PT_WRITABLE_MASK = 1 << 1;
+const PT_USER_MASK = 1 << 2;
+const PT32_ENT_PER_PAGE = 1024;
+
+/** Pages kept ready so that faults can be fixed without sleeping under kvm.lock. */
+export const KVM_MIN_FREE_MMU_PAGES = 2;
+
+export interface mmu_memory_cache {
+  pages: page[];
+}
+
+export function gfn_to_memslot(kvm: kvm, gfn: number): kvm_memory_slot | null {
+  for (let i = 0; i < kvm.nmemslots; i++) {
+    const s = kvm.memslots[i];
+    if (s !== null && gfn >= s.base_gfn && gfn < s.base_gfn + s.npages) return s;
+  }
+  return null;
+}
+
+/** Fill the vcpu's page cache (may sleep: called with the vcpu not loaded). */
+export async function mmu_topup_memory_caches(cache: mmu_memory_cache): Promise<number> {
+  while (cache.pages.length < KVM_MIN_FREE_MMU_PAGES) {
+    const p = await alloc_page(GFP_KERNEL | __GFP_ZERO);
+    if (p === null) return -12; // -ENOMEM
+    cache.pages.push(p);
+  }
+  return 0;
+}
+
+/** Pin the host page backing gfn if it is user memory not yet pinned (may sleep). */
+export async function mmu_pin_gfn(kvm: kvm, gfn: number): Promise<number> {
+  const slot = gfn_to_memslot(kvm, gfn);
+  if (slot === null || slot.kernel_owned) return 0;
+  const i = gfn - slot.base_gfn;
+  if (slot.phys_mem[i] !== null) return 0;
+  const pages: page[] = [];
+  const addr = uva(slot.userspace_addr! + i * PAGE_SIZE);
+  const n = await get_user_pages_fast(addr, 1, true, pages);
+  if (n !== 1) return n < 0 ? n : -14; // -EFAULT
+  // The slot may have changed while we slept: keep the pin only if it is still wanted.
+  if (kvm.memslots[slot.id] === slot && slot.phys_mem[i] === null) slot.phys_mem[i] = pages[0];
+  else put_page(pages[0]);
+  return 0;
+}
+
+function alloc_shadow_page(vcpu: kvm_vcpu, cache: mmu_memory_cache, level: number): kvm_mmu_page | null {
+  const p = cache.pages.pop();
+  if (p === undefined) return null;
+  const sp: kvm_mmu_page = { page: p, kva: page_address(p), pfn: page_to_pfn(p), level };
+  vcpu.mmu.pages.push(sp);
+  return sp;
+}
+
+export type FaultResult = "fixed" | "retry" | "mmio";
+
+/** nonpaging_page_fault: map the faulting guest-physical page. Synchronous; returns
+ *  "retry" when the page cache is empty or the guest page is not pinned yet (the
+ *  caller unloads the vcpu, tops up, pins, and re-enters the guest). */
+export function nonpaging_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gpa_t): FaultResult {
+  const kvm = vcpu.kvm;
+  const gfn = Math.floor(addr / PAGE_SIZE);
+  spin_lock(kvm.lock);
+  try {
+    const slot = gfn_to_memslot(kvm, gfn);
+    if (slot === null) return "mmio";
+    const backing = slot.phys_mem[gfn - slot.base_gfn];
+    if (backing === null) return "retry";
+    if (vcpu.mmu.root === null) {
+      const root = alloc_shadow_page(vcpu, cache, 2);
+      if (root === null) return "retry";
+      vcpu.mmu.root = root;
+    }
+    const dir_index = (addr >>> 22) & (PT32_ENT_PER_PAGE - 1);
+    const pde_at = kva(vcpu.mmu.root.kva + dir_index * 4);
+    let pde = kread32(pde_at);
+    let table: Kva;
+    if ((pde & PT_PRESENT_MASK) === 0) {
+      const pt = alloc_shadow_page(vcpu, cache, 1);
+      if (pt === null) return "retry";
+      pde = ((pt.pfn << PAGE_SHIFT) | PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK) >>> 0;
+      kwrite32(pde_at, pde);
+      table = pt.kva;
+    } else {
+      table = shadow_kva(vcpu, pde >>> PAGE_SHIFT);
+    }
+    const pte_index = (addr >>> PAGE_SHIFT) & (PT32_ENT_PER_PAGE - 1);
+    const host_pfn = page_to_pfn(backing);
+    kwrite32(kva(table + pte_index * 4), ((host_pfn << PAGE_SHIFT) | PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK) >>> 0);
+    kvm.stat.pf_fixed++;
+    return "fixed";
+  } finally {
+    spin_unlock(kvm.lock);
+  }
+}
+
+function shadow_kva(vcpu: kvm_vcpu, pfn: number): Kva {
+  for (const sp of vcpu.mmu.pages) if (sp.pfn === pfn) return sp.kva;
+  throw new Error(`kvm: shadow PDE points at pfn 0x${pfn.toString(16)}, which is not a shadow page`);
+}
+
+/** Host-physical address of the shadow root, for GUEST_CR3. */
+export function mmu_root_hpa(vcpu: kvm_vcpu): number {
+  return vcpu.mmu.root === null ? 0 : vcpu.mmu.root.pfn << PAGE_SHIFT;
+}
+
+/** Drop every shadow page of a vcpu (context change, memslot change, destroy). The
+ *  caller holds kvm.lock or owns the vcpu exclusively. */
+export function kvm_mmu_reset_context(vcpu: kvm_vcpu): void {
+  for (const sp of vcpu.mmu.pages) __free_page(sp.page);
+  vcpu.mmu.pages = [];
+  vcpu.mmu.root = null;
+  vcpu.kvm.stat.tlb_flush++;
+}
+
+/** kvm_mmu_zap_all: after a memslot change, no vcpu may keep a stale translation. */
+export function kvm_mmu_zap_all(kvm: kvm): void {
+  for (const v of kvm.vcpus) if (v !== null) kvm_mmu_reset_context(v);
+}
+
+export function mmu_free_memory_cache(cache: mmu_memory_cache): void {
+  for (const p of cache.pages) __free_page(p);
+  cache.pages = [];
+}
+
+/** Release what a slot holds: kernel pages are freed, pinned user pages unpinned. */
+export function kvm_free_physmem_slot(slot: kvm_memory_slot): void {
+  for (const p of slot.phys_mem) {
+    if (p === null) continue;
+    if (slot.kernel_owned) __free_page(p);
+    else put_page(p);
+  }
+  slot.phys_mem.fill(null);
+}
+
+/** Read a 32-bit guest-physical word through the slots (for KVM_TRANSLATE and tests). */
+export function kvm_read_guest_u32(kvm: kvm, addr: gpa_t): number | null {
+  const slot = gfn_to_memslot(kvm, Math.floor(addr / PAGE_SIZE));
+  const p = slot?.phys_mem[Math.floor(addr / PAGE_SIZE) - slot.base_gfn];
+  if (p === undefined || p === null) return null;
+  return kread32(kva(page_address(p) + (addr % PAGE_SIZE)));
+}
