@@ -13,6 +13,7 @@
 //   cpu_throw(to)    as cpu_switch, for a context that never runs again (thread exit)
 //   cpu_halt()       HLT: wait for an interrupt (the idle loop)
 //   send_ipi(cpu, v) post interrupt vector v to a CPU, waking it if halted
+//   cli() / sti()    the current CPU's interrupt flag; sti() takes pending interrupts at once
 //
 // Ordering: the engine always advances the runnable CPU whose time-stamp counter is
 // lowest; ties are broken by the machine's seeded Rng. Interrupts are delivered to a
@@ -254,6 +255,19 @@ export class Machine {
     const g = this.give_back;
     this.give_back = null;
     if (g !== null) g();
+  }
+
+  /** CLI on the current CPU. */
+  cli(): void {
+    current_cpu().intr_enabled = false;
+  }
+
+  /** STI on the current CPU: pending interrupts (and a due timer) are taken at once, in
+   *  interrupt context, before the caller continues, as at the next instruction boundary. */
+  sti(): void {
+    const cpu = current_cpu();
+    cpu.intr_enabled = true;
+    this.deliver_interrupts(cpu);
   }
 
   private deliver_interrupts(cpu: Cpu): void {

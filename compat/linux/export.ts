@@ -68,15 +68,22 @@ export interface linux_kernel_api {
   might_sleep(where: string): void;
   preempt_disable(): void;
   preempt_enable(): void;
+  /** <linux/irqflags.h>: CLI / STI on this CPU; enabling takes pending interrupts at once
+   *  (KVM disables interrupts across VM entry and re-enables them after the exit, which
+   *  is when the host timer interrupt that caused an external-interrupt exit runs). */
+  local_irq_disable(): void;
+  local_irq_enable(): void;
   /** Disable preemption and return this CPU's id (held from vcpu_load to vcpu_put). */
   get_cpu(): number;
   put_cpu(): void;
   smp_processor_id(): number;
   num_online_cpus(): number;
   /** Run func(info) on every online CPU in interrupt context (IPI), including this one;
-   *  with wait, return after all have run. May sleep (waits for the other CPUs). */
+   *  with wait, return after all have run. Waiting busy-waits (it does not sleep), so
+   *  the caller may have preemption disabled, but not interrupts. */
   on_each_cpu(func: (info: unknown) => void, info: unknown, wait: boolean): Promise<void>;
-  /** Run func(info) on one CPU in interrupt context; 0 or -ENXIO for an offline CPU. */
+  /** Run func(info) on one CPU in interrupt context; 0 or -ENXIO for an offline CPU.
+   *  Busy-waits like on_each_cpu. */
   smp_call_function_single(cpu: number, func: (info: unknown) => void, info: unknown, wait: boolean): Promise<number>;
 
   // <linux/miscdevice.h>, <linux/fs.h>, <linux/anon_inodes.h>
