@@ -1,0 +1,454 @@
+// drivers/kvm/kvm_main.c (virt/kvm/kvm_main.c): /dev/kvm, the VM and vcpu file
+// descriptors, memory slots. Written only against the Linux API in compat/linux.
+//
+// File descriptors and references:
+//   /dev/kvm (misc device)  --KVM_CREATE_VM-->  vm fd (anon inode "kvm-vm", private_data = kvm)
+//   vm fd  --KVM_CREATE_VCPU-->  vcpu fd (anon inode "kvm-vcpu", private_data = vcpu)
+// Each vcpu fd holds a reference to the VM (kvm.users_count); the VM is destroyed when
+// the vm fd and every vcpu fd are closed, and only then are vcpus freed.
+
+import { EEXIST, EFAULT, EINVAL, EIO, ENOMEM, ENOTTY } from "../compat/linux/errno.js";
+import { anon_inode_getfd } from "../compat/linux/anon_inodes.js";
+import { O_CLOEXEC, O_RDWR, type file, type file_operations, type inode } from "../compat/linux/fs.js";
+import { __GFP_ZERO, GFP_KERNEL, __free_page, alloc_page } from "../compat/linux/gfp.js";
+import { _IOC_NR, _IOC_TYPE, linux_ioctl } from "../compat/linux/ioctl.js";
+import { KVM_MINOR, misc_register, misc_deregister, type miscdevice } from "../compat/linux/miscdevice.js";
+import { page_address, VM_FAULT_SIGBUS, type vm_area_struct, type vm_fault } from "../compat/linux/mm.js";
+import { module_data } from "../compat/linux/module.js";
+import { mutex, mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "../compat/linux/mutex.js";
+import { pr_err, pr_info } from "../compat/linux/printk.js";
+import { get_current } from "../compat/linux/sched.js";
+import { kfree, kzalloc } from "../compat/linux/slab.js";
+import { spin_lock, spin_lock_init, spin_unlock, spinlock_t } from "../compat/linux/spinlock.js";
+import { copy_from_user, copy_to_user } from "../compat/linux/uaccess.js";
+import { PAGE_SIZE, uva } from "../compat/linux/types.js";
+import { cpu_has_vmx } from "../compat/linux/asm/processor.js";
+import * as uapi from "../include/uapi/linux/kvm.js";
+import { encode } from "../include/uapi/struct_layout.js";
+import {
+  KVM_MAX_VCPUS, KVM_MEMORY_SLOTS, KVM_VCPU_MMAP_PAGES, new_kvm_stat, type kvm, type kvm_memory_slot, type kvm_vcpu,
+} from "./kvm_host.js";
+import { kvm_free_physmem_slot, kvm_mmu_zap_all } from "./mmu.js";
+import {
+  alloc_vmcs, vmx_get_regs, vmx_get_sregs, vmx_hardware_disable_all, vmx_hardware_enable_all, vmx_set_regs,
+  vmx_set_sregs, vmx_vcpu_decache, vmx_vcpu_free, vmx_vcpu_load, vmx_vcpu_put, vmx_vcpu_run, vmx_vcpu_setup,
+} from "./vmx.js";
+
+/** sizeof the C structures whose storage is allocated from the kernel. */
+const SIZEOF_STRUCT_KVM = 4096;
+const SIZEOF_STRUCT_KVM_VCPU = 1024;
+
+interface kvm_module_globals {
+  readonly kvm_lock: spinlock_t;
+  readonly vm_list: kvm[];
+  misc: miscdevice | null;
+}
+const kvm_globals = () =>
+  module_data<kvm_module_globals>("kvm", () => {
+    const kvm_lock = new spinlock_t();
+    spin_lock_init(kvm_lock, "kvm_lock");
+    return { kvm_lock, vm_list: [], misc: null };
+  });
+
+/** Linux ioctl numbers, computed once from the uapi descriptions. */
+const IOC = Object.fromEntries(uapi.KVM_IOCTLS.map((d) => [d.name, linux_ioctl(d)])) as Record<string, number>;
+
+const efault = (left: number) => (left !== 0 ? -EFAULT : 0);
+
+// --- /dev/kvm -----------------------------------------------------------------------------
+
+async function kvm_dev_ioctl(_filp: file, cmd: number, arg: number): Promise<number> {
+  switch (cmd) {
+    case IOC.KVM_GET_API_VERSION:
+      if (arg !== 0) return -EINVAL;
+      return uapi.KVM_API_VERSION;
+    case IOC.KVM_CREATE_VM:
+      if (arg !== 0) return -EINVAL; // only the default machine type
+      return kvm_dev_ioctl_create_vm();
+    case IOC.KVM_CHECK_EXTENSION:
+      return kvm_vm_ioctl_check_extension(arg);
+    case IOC.KVM_GET_VCPU_MMAP_SIZE:
+      if (arg !== 0) return -EINVAL;
+      return KVM_VCPU_MMAP_PAGES * PAGE_SIZE;
+    default:
+      return -ENOTTY;
+  }
+}
+
+function kvm_vm_ioctl_check_extension(ext: number): number {
+  switch (ext) {
+    case uapi.KVM_CAP_USER_MEMORY:
+    case uapi.KVM_CAP_DESTROY_MEMORY_REGION_WORKS:
+    case uapi.KVM_CAP_JOIN_MEMORY_REGIONS_WORKS:
+    case uapi.KVM_CAP_IMMEDIATE_EXIT:
+      return 1;
+    case uapi.KVM_CAP_NR_VCPUS:
+    case uapi.KVM_CAP_MAX_VCPUS:
+    case uapi.KVM_CAP_MAX_VCPU_ID:
+      return KVM_MAX_VCPUS;
+    case uapi.KVM_CAP_NR_MEMSLOTS:
+      return KVM_MEMORY_SLOTS;
+    default:
+      return 0;
+  }
+}
+
+async function kvm_dev_ioctl_create_vm(): Promise<number> {
+  const self = await kzalloc(SIZEOF_STRUCT_KVM, GFP_KERNEL);
+  if (self === null) return -ENOMEM;
+  const lock = new spinlock_t();
+  spin_lock_init(lock, "kvm->lock");
+  const slots_lock = new mutex();
+  mutex_init(slots_lock, "kvm->slots_lock");
+  const kvm: kvm = {
+    self, lock, slots_lock, nmemslots: 0,
+    memslots: new Array<kvm_memory_slot | null>(KVM_MEMORY_SLOTS).fill(null),
+    vcpus: new Array<kvm_vcpu | null>(KVM_MAX_VCPUS).fill(null),
+    online_vcpus: 0, mm: get_current().mm, stat: new_kvm_stat(), users_count: 1,
+  };
+  const fd = await anon_inode_getfd("kvm-vm", kvm_vm_fops, kvm, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    mutex_destroy(slots_lock);
+    kfree(self);
+    return fd;
+  }
+  const g = kvm_globals();
+  spin_lock(g.kvm_lock);
+  g.vm_list.push(kvm);
+  spin_unlock(g.kvm_lock);
+  return fd;
+}
+
+// --- VM fd --------------------------------------------------------------------------------
+
+async function kvm_vm_ioctl(filp: file, cmd: number, arg: number): Promise<number> {
+  const kvm = filp.private_data as kvm;
+  if (get_current().mm !== kvm.mm) return -EIO;
+  switch (cmd) {
+    case IOC.KVM_SET_USER_MEMORY_REGION: {
+      const b = new Uint8Array(uapi.kvm_userspace_memory_region_layout.span);
+      if ((await copy_from_user(b, uva(arg))) !== 0) return -EFAULT;
+      const m = uapi.kvm_userspace_memory_region_layout.decode(b);
+      return kvm_set_memory_region(kvm, m, true);
+    }
+    case IOC.KVM_SET_MEMORY_REGION: {
+      const b = new Uint8Array(uapi.kvm_memory_region_layout.span);
+      if ((await copy_from_user(b, uva(arg))) !== 0) return -EFAULT;
+      const m = uapi.kvm_memory_region_layout.decode(b);
+      return kvm_set_memory_region(kvm, { ...m, userspace_addr: 0n }, false);
+    }
+    case IOC.KVM_CREATE_VCPU:
+      return kvm_vm_ioctl_create_vcpu(kvm, arg);
+    case IOC.KVM_CHECK_EXTENSION:
+      return kvm_vm_ioctl_check_extension(arg);
+    default:
+      return -ENOTTY;
+  }
+}
+
+/** __kvm_set_memory_region with the checks of the reference table. */
+async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_region, user: boolean): Promise<number> {
+  // KVM_MEM_LOG_DIRTY_PAGES and KVM_MEM_READONLY need dirty tracking and write
+  // emulation in the MMU; until it has them every flag is refused (KVM_CAP_READONLY_MEM is 0).
+  if (mem.flags !== 0) return -EINVAL;
+  if (mem.memory_size % BigInt(PAGE_SIZE) !== 0n || mem.guest_phys_addr % BigInt(PAGE_SIZE) !== 0n) return -EINVAL;
+  if (user && mem.userspace_addr % BigInt(PAGE_SIZE) !== 0n) return -EINVAL;
+  if (mem.slot >= KVM_MEMORY_SLOTS) return -EINVAL;
+  if (mem.guest_phys_addr + mem.memory_size < mem.guest_phys_addr || mem.guest_phys_addr + mem.memory_size > 1n << 52n) return -EINVAL;
+  if (user && mem.userspace_addr + mem.memory_size > 1n << 47n) return -EINVAL;
+  const npages = Number(mem.memory_size / BigInt(PAGE_SIZE));
+  const base_gfn = Number(mem.guest_phys_addr / BigInt(PAGE_SIZE));
+
+  await mutex_lock(kvm.slots_lock);
+  try {
+    const old = kvm.memslots[mem.slot];
+    if (npages === 0) {
+      if (old === null) return -EINVAL;
+      spin_lock(kvm.lock);
+      kvm.memslots[mem.slot] = null;
+      kvm_mmu_zap_all(kvm);
+      recount_slots(kvm);
+      spin_unlock(kvm.lock);
+      kvm_free_physmem_slot(old);
+      return 0;
+    }
+    if (old !== null) {
+      if (old.npages !== npages) return -EINVAL;
+      if (old.kernel_owned === !user && old.base_gfn === base_gfn && old.flags === mem.flags &&
+          (!user || BigInt(old.userspace_addr!) === mem.userspace_addr)) return 0;
+    }
+    for (let i = 0; i < KVM_MEMORY_SLOTS; i++) {
+      const s = kvm.memslots[i];
+      if (s === null || i === mem.slot) continue;
+      if (base_gfn < s.base_gfn + s.npages && s.base_gfn < base_gfn + npages) return -EEXIST;
+    }
+    const slot: kvm_memory_slot = {
+      id: mem.slot, base_gfn, npages, flags: mem.flags,
+      userspace_addr: user ? uva(Number(mem.userspace_addr)) : null,
+      phys_mem: new Array(npages).fill(null), kernel_owned: !user,
+    };
+    if (!user) {
+      if (old !== null && old.kernel_owned) {
+        // Moving a kernel-allocated slot keeps its pages (and the guest's data).
+        slot.phys_mem = old.phys_mem.slice();
+        old.phys_mem.fill(null);
+      } else {
+        for (let i = 0; i < npages; i++) {
+          const p = await alloc_page(GFP_KERNEL | __GFP_ZERO);
+          if (p === null) {
+            kvm_free_physmem_slot(slot);
+            return -ENOMEM;
+          }
+          slot.phys_mem[i] = p;
+        }
+      }
+    }
+    spin_lock(kvm.lock);
+    kvm.memslots[mem.slot] = slot;
+    kvm_mmu_zap_all(kvm);
+    recount_slots(kvm);
+    spin_unlock(kvm.lock);
+    if (old !== null) kvm_free_physmem_slot(old);
+    return 0;
+  } finally {
+    mutex_unlock(kvm.slots_lock);
+  }
+}
+
+function recount_slots(kvm: kvm): void {
+  let n = 0;
+  for (let i = 0; i < KVM_MEMORY_SLOTS; i++) if (kvm.memslots[i] !== null) n = i + 1;
+  kvm.nmemslots = n;
+}
+
+/** mmap of the VM fd (KVM_SET_MEMORY_REGION's pages): offset = gfn << PAGE_SHIFT. */
+function kvm_vm_fault(vmf: vm_fault): number {
+  const kvm = vmf.vma.vm_file.private_data as kvm;
+  const gfn = vmf.pgoff;
+  for (let i = 0; i < kvm.nmemslots; i++) {
+    const s = kvm.memslots[i];
+    if (s === null || !s.kernel_owned || gfn < s.base_gfn || gfn >= s.base_gfn + s.npages) continue;
+    vmf.page = s.phys_mem[gfn - s.base_gfn];
+    return 0;
+  }
+  return VM_FAULT_SIGBUS;
+}
+
+async function kvm_vm_mmap(_filp: file, vma: vm_area_struct): Promise<number> {
+  vma.vm_ops = { fault: kvm_vm_fault };
+  return 0;
+}
+
+async function kvm_vm_release(_ino: inode, filp: file): Promise<number> {
+  await kvm_put_kvm(filp.private_data as kvm);
+  return 0;
+}
+
+async function kvm_put_kvm(kvm: kvm): Promise<void> {
+  if (--kvm.users_count > 0) return;
+  const g = kvm_globals();
+  spin_lock(g.kvm_lock);
+  const i = g.vm_list.indexOf(kvm);
+  if (i >= 0) g.vm_list.splice(i, 1);
+  spin_unlock(g.kvm_lock);
+  await kvm_destroy_vm(kvm);
+}
+
+async function kvm_destroy_vm(kvm: kvm): Promise<void> {
+  for (let i = 0; i < KVM_MAX_VCPUS; i++) {
+    const vcpu = kvm.vcpus[i];
+    if (vcpu === null) continue;
+    await kvm_vcpu_destroy(vcpu);
+    kvm.vcpus[i] = null;
+  }
+  for (let i = 0; i < KVM_MEMORY_SLOTS; i++) {
+    const s = kvm.memslots[i];
+    if (s !== null) kvm_free_physmem_slot(s);
+    kvm.memslots[i] = null;
+  }
+  mutex_destroy(kvm.slots_lock);
+  kfree(kvm.self);
+}
+
+// --- vcpus --------------------------------------------------------------------------------
+
+async function kvm_vm_ioctl_create_vcpu(kvm: kvm, id: number): Promise<number> {
+  if (id < 0 || id >= KVM_MAX_VCPUS) return -EINVAL;
+  await mutex_lock(kvm.slots_lock);
+  try {
+    if (kvm.vcpus[id] !== null) return -EEXIST;
+    const self = await kzalloc(SIZEOF_STRUCT_KVM_VCPU, GFP_KERNEL);
+    if (self === null) return -ENOMEM;
+    const run_page = await alloc_page(GFP_KERNEL | __GFP_ZERO);
+    const pio_page = run_page && (await alloc_page(GFP_KERNEL | __GFP_ZERO));
+    const vmcs_page = pio_page && (await alloc_vmcs());
+    if (run_page === null || pio_page === null || vmcs_page === null) {
+      for (const p of [run_page, pio_page]) if (p) __free_page(p);
+      kfree(self);
+      return -ENOMEM;
+    }
+    const m = new mutex();
+    mutex_init(m, "vcpu->mutex");
+    const vcpu: kvm_vcpu = {
+      self, kvm, vcpu_id: id, mutex: m, cpu: -1, launched: false,
+      run_page, run: page_address(run_page), pio_page, pio_data: page_address(pio_page), vmcs_page,
+      regs: new Uint32Array(8), cr2: 0, cr0: 0, cr4: 0, cr3: 0, efer: 0n, apic_base: 0xfee00000n | (id === 0 ? 0x100n : 0n),
+      mmu: { root: null, pages: [] }, pio_pending: null, filp: null,
+    };
+    await vmx_vcpu_load(vcpu);
+    vmx_vcpu_setup(vcpu);
+    vmx_vcpu_put(vcpu);
+    kvm.vcpus[id] = vcpu;
+    kvm.users_count++;
+    const fd = await anon_inode_getfd("kvm-vcpu", kvm_vcpu_fops, vcpu, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      kvm.vcpus[id] = null;
+      kvm.users_count--;
+      await kvm_vcpu_destroy(vcpu);
+      return fd;
+    }
+    kvm.online_vcpus++;
+    return fd;
+  } finally {
+    mutex_unlock(kvm.slots_lock);
+  }
+}
+
+async function kvm_vcpu_destroy(vcpu: kvm_vcpu): Promise<void> {
+  await vmx_vcpu_decache(vcpu);
+  vmx_vcpu_free(vcpu);
+  __free_page(vcpu.vmcs_page);
+  __free_page(vcpu.run_page);
+  __free_page(vcpu.pio_page);
+  mutex_destroy(vcpu.mutex);
+  kfree(vcpu.self);
+}
+
+async function kvm_vcpu_ioctl(filp: file, cmd: number, arg: number): Promise<number> {
+  const vcpu = filp.private_data as kvm_vcpu;
+  if (get_current().mm !== vcpu.kvm.mm) return -EIO;
+  if (_IOC_TYPE(cmd) !== uapi.KVMIO) return -ENOTTY;
+  const r = await mutex_lock_interruptible(vcpu.mutex);
+  if (r !== 0) return r;
+  try {
+    return await kvm_vcpu_ioctl_locked(vcpu, cmd, arg);
+  } finally {
+    mutex_unlock(vcpu.mutex);
+  }
+}
+
+async function kvm_vcpu_ioctl_locked(vcpu: kvm_vcpu, cmd: number, arg: number): Promise<number> {
+  const argp = uva(arg);
+  switch (cmd) {
+    case IOC.KVM_RUN:
+      if (arg !== 0) return -EINVAL;
+      return vmx_vcpu_run(vcpu);
+    case IOC.KVM_GET_REGS: {
+      await vmx_vcpu_load(vcpu);
+      const r = vmx_get_regs(vcpu);
+      vmx_vcpu_put(vcpu);
+      const g = r.gpr;
+      const regs: uapi.kvm_regs = {
+        rax: BigInt(g[0]), rcx: BigInt(g[1]), rdx: BigInt(g[2]), rbx: BigInt(g[3]), rsp: BigInt(r.rsp >>> 0),
+        rbp: BigInt(g[5]), rsi: BigInt(g[6]), rdi: BigInt(g[7]),
+        r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: 0n,
+        rip: BigInt(r.rip >>> 0), rflags: BigInt(r.rflags >>> 0),
+      };
+      return efault(await copy_to_user(argp, encode(uapi.kvm_regs_layout, regs)));
+    }
+    case IOC.KVM_SET_REGS: {
+      const b = new Uint8Array(uapi.kvm_regs_layout.span);
+      if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
+      const regs = uapi.kvm_regs_layout.decode(b);
+      // The simulated CPU is i386-class: only the low 32 bits of rax..rdi, rsp, rip and
+      // rflags exist, and r8-r15 do not (KVM_GET_REGS reports them as 0).
+      const lo = (v: bigint) => Number(v & 0xffffffffn);
+      const gpr = new Uint32Array([lo(regs.rax), lo(regs.rcx), lo(regs.rdx), lo(regs.rbx), 0, lo(regs.rbp), lo(regs.rsi), lo(regs.rdi)]);
+      await vmx_vcpu_load(vcpu);
+      vmx_set_regs(vcpu, { gpr, rip: lo(regs.rip), rsp: lo(regs.rsp), rflags: lo(regs.rflags) });
+      vmx_vcpu_put(vcpu);
+      return 0;
+    }
+    case IOC.KVM_GET_SREGS: {
+      await vmx_vcpu_load(vcpu);
+      const s = vmx_get_sregs(vcpu);
+      vmx_vcpu_put(vcpu);
+      return efault(await copy_to_user(argp, encode(uapi.kvm_sregs_layout, s)));
+    }
+    case IOC.KVM_SET_SREGS: {
+      const b = new Uint8Array(uapi.kvm_sregs_layout.span);
+      if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
+      const s = uapi.kvm_sregs_layout.decode(b);
+      await vmx_vcpu_load(vcpu);
+      spin_lock(vcpu.kvm.lock);
+      vmx_set_sregs(vcpu, s);
+      spin_unlock(vcpu.kvm.lock);
+      vmx_vcpu_put(vcpu);
+      return 0;
+    }
+    default:
+      pr_err(`kvm: unknown vcpu ioctl 0x${cmd.toString(16)} (nr 0x${_IOC_NR(cmd).toString(16)})`);
+      return -ENOTTY;
+  }
+}
+
+/** mmap of the vcpu fd: page 0 is kvm_run, page KVM_PIO_PAGE_OFFSET the PIO data. */
+function kvm_vcpu_fault(vmf: vm_fault): number {
+  const vcpu = vmf.vma.vm_file.private_data as kvm_vcpu;
+  if (vmf.pgoff === 0) vmf.page = vcpu.run_page;
+  else if (vmf.pgoff === uapi.KVM_PIO_PAGE_OFFSET) vmf.page = vcpu.pio_page;
+  else return VM_FAULT_SIGBUS;
+  return 0;
+}
+
+async function kvm_vcpu_mmap(_filp: file, vma: vm_area_struct): Promise<number> {
+  if (vma.vm_pgoff + (vma.vm_end - vma.vm_start) / PAGE_SIZE > KVM_VCPU_MMAP_PAGES) return -EINVAL;
+  vma.vm_ops = { fault: kvm_vcpu_fault };
+  return 0;
+}
+
+async function kvm_vcpu_release(_ino: inode, filp: file): Promise<number> {
+  await kvm_put_kvm((filp.private_data as kvm_vcpu).kvm);
+  return 0;
+}
+
+// --- file operations and module entry points --------------------------------------------
+
+const kvm_chardev_ops: file_operations = { unlocked_ioctl: kvm_dev_ioctl, compat_ioctl: kvm_dev_ioctl };
+const kvm_vm_fops: file_operations = {
+  unlocked_ioctl: kvm_vm_ioctl, compat_ioctl: kvm_vm_ioctl, mmap: kvm_vm_mmap, release: kvm_vm_release,
+};
+const kvm_vcpu_fops: file_operations = {
+  unlocked_ioctl: kvm_vcpu_ioctl, compat_ioctl: kvm_vcpu_ioctl, mmap: kvm_vcpu_mmap, release: kvm_vcpu_release,
+};
+
+/** kvm_init (vmx_init): check the CPU, enable VMX everywhere, register /dev/kvm. */
+export async function kvm_init(): Promise<number> {
+  if (!cpu_has_vmx()) {
+    pr_err("kvm: no hardware support");
+    return -EIO;
+  }
+  const r = await vmx_hardware_enable_all();
+  if (r < 0) return r;
+  const misc: miscdevice = { minor: KVM_MINOR, name: "kvm", fops: kvm_chardev_ops, mode: 0o666 };
+  const m = await misc_register(misc);
+  if (m < 0) {
+    pr_err(`kvm: misc device register failed (${m})`);
+    await vmx_hardware_disable_all();
+    return m;
+  }
+  kvm_globals().misc = misc;
+  pr_info(`kvm: loaded, API version ${uapi.KVM_API_VERSION}`);
+  return 0;
+}
+
+export async function kvm_exit(): Promise<void> {
+  const g = kvm_globals();
+  if (g.misc !== null) await misc_deregister(g.misc);
+  g.misc = null;
+  await vmx_hardware_disable_all();
+  pr_info("kvm: unloaded");
+}
+
+/** For statistics: the VMs of the running kernel's kvm instance. */
+export const kvm_vm_list = (): readonly kvm[] => kvm_globals().vm_list;

@@ -1,0 +1,594 @@
+// drivers/kvm/vmx.c: the Intel VT-x backend (seed 002), behind the kvm_x86_ops facade.
+//
+// Hardware rules:
+// - VMXON runs on every CPU at module load (hardware_enable via on_each_cpu) with
+//   CR4.VMXE set and a VMXON region per CPU.
+// - A VMCS is current on one CPU. vcpu_load takes get_cpu() and keeps it until
+//   vcpu_put, so the thread cannot leave the CPU whose VMCS cache holds its VMCS;
+//   when the vcpu comes back on another CPU, the VMCS is VMCLEARed on the old CPU
+//   first (by IPI: __vcpu_clear) and the next entry is a VMLAUNCH again.
+// - Interrupts are off across VM entry; after the exit they are enabled, which is
+//   when the host takes the timer interrupt that caused an external-interrupt exit.
+// - Anything that may sleep (allocating shadow pages, pinning guest pages,
+//   rescheduling) happens with the vcpu put (kvm_resched), never while loaded.
+
+import { cpuid } from "../compat/linux/asm/processor.js";
+import { X86_CR0_NE, X86_CR0_PE, X86_CR0_PG, X86_CR0_TS, X86_CR0_WP, X86_CR4_PAE, X86_CR4_PGE, X86_CR4_PSE, X86_CR4_VMXE, cr4_clear_bits, cr4_set_bits } from "../compat/linux/asm/processor.js";
+import { rdmsrl } from "../compat/linux/asm/msr.js";
+import {
+  CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
+  CPU_BASED_UNCOND_IO_EXITING, EXIT_REASON_CPUID, EXIT_REASON_CR_ACCESS, EXIT_REASON_EXCEPTION_NMI,
+  EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_HLT, EXIT_REASON_IO_INSTRUCTION, EXIT_REASON_TRIPLE_FAULT,
+  INTR_INFO_VECTOR_MASK, MSR_IA32_VMX_BASIC, PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING, VMCS,
+  VMX_EXIT_REASONS_FAILED_VMENTRY, __vmx_vcpu_run, __vmxoff, __vmxon, vmcs_clear, vmcs_load, vmcs_read32,
+  vmcs_readl, vmcs_write16, vmcs_write32, vmcs_writel,
+} from "../compat/linux/asm/vmx.js";
+import { EINTR, EIO, ENOMEM } from "../compat/linux/errno.js";
+import { __GFP_ZERO, GFP_KERNEL, __free_page, alloc_page, page_to_pfn } from "../compat/linux/gfp.js";
+import { local_irq_disable, local_irq_enable } from "../compat/linux/irqflags.js";
+import { kread, kwrite, kwrite32 } from "../compat/linux/kmem.js";
+import { page_address } from "../compat/linux/mm.js";
+import type { page } from "../compat/linux/mm_types.js";
+import { module_data } from "../compat/linux/module.js";
+import { pr_err } from "../compat/linux/printk.js";
+import { cond_resched, get_current, need_resched, signal_pending } from "../compat/linux/sched.js";
+import { get_cpu, num_online_cpus, on_each_cpu, put_cpu, smp_call_function_single, smp_processor_id } from "../compat/linux/smp.js";
+import { PAGE_SHIFT, PAGE_SIZE, gpa, kva, type Kva } from "../compat/linux/types.js";
+import {
+  KVM_EXIT_EXCEPTION, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_IN,
+  KVM_EXIT_IO_OUT, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN, KVM_INTERNAL_ERROR_EMULATION, KVM_PIO_PAGE_OFFSET,
+  KVM_RUN_EXIT_UNION, kvm_run_header_layout, kvm_run_io_layout, type kvm_segment, type kvm_sregs,
+} from "../include/uapi/linux/kvm.js";
+import { encode, u64 } from "../include/uapi/struct_layout.js";
+import type { kvm_vcpu } from "./kvm_host.js";
+import { kvm_mmu_reset_context, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches, nonpaging_page_fault, type mmu_memory_cache } from "./mmu.js";
+
+const VCPU_REGS_RAX = 0, VCPU_REGS_RCX = 1, VCPU_REGS_RDX = 2;
+
+/** Guest CR0 bits the host owns: writes exit, reads see the read shadow. */
+const KVM_GUEST_CR0_MASK = X86_CR0_PG | X86_CR0_PE | X86_CR0_WP | X86_CR0_NE;
+/** Guest CR4 bits the host owns: the shadow page table's format and VMX itself. */
+const KVM_GUEST_CR4_MASK = X86_CR4_VMXE | X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PGE;
+/** What the CPU runs with while the guest has paging off: the shadow table in force. */
+const KVM_VM_CR0_ALWAYS_ON = X86_CR0_PG | X86_CR0_NE;
+const KVM_VM_CR4_ALWAYS_ON = X86_CR4_VMXE;
+
+interface vmx_data {
+  /** Per-CPU VMXON regions (vmxarea). */
+  vmxarea: (page | null)[];
+  /** Per-CPU: the VMCS most recently VMPTRLDed there (per_cpu(current_vmcs)). */
+  current_vmcs: (number | null)[];
+}
+
+const vmx_globals = () =>
+  module_data<vmx_data>("kvm", () => ({ vmxarea: [], current_vmcs: [] }));
+
+/** Per-vcpu state of the VMX backend that kvm_host.h's kvm_vcpu does not carry. */
+interface vcpu_vmx {
+  mmu_cache: mmu_memory_cache;
+  /** A guest page to pin before re-entering (set when a fault found it unpinned). */
+  pin_gfn: number | null;
+}
+const vmx_of = new WeakMap<kvm_vcpu, vcpu_vmx>();
+export function to_vmx(vcpu: kvm_vcpu): vcpu_vmx {
+  let v = vmx_of.get(vcpu);
+  if (v === undefined) {
+    v = { mmu_cache: { pages: [] }, pin_gfn: null };
+    vmx_of.set(vcpu, v);
+  }
+  return v;
+}
+
+// --- module-wide setup ---------------------------------------------------------------
+
+function vmcs_revision_id(): number {
+  return Number(rdmsrl(MSR_IA32_VMX_BASIC) & 0x7fffffffn);
+}
+
+/** alloc_vmcs: a zeroed page with the revision identifier (also used for VMXON regions). */
+export async function alloc_vmcs(): Promise<page | null> {
+  const p = await alloc_page(GFP_KERNEL | __GFP_ZERO);
+  if (p === null) return null;
+  kwrite32(page_address(p), vmcs_revision_id());
+  return p;
+}
+
+/** hardware_setup + hardware_enable on every CPU. 0 or -errno. */
+export async function vmx_hardware_enable_all(): Promise<number> {
+  const g = vmx_globals();
+  const n = num_online_cpus();
+  for (let cpu = 0; cpu < n; cpu++) {
+    const p = await alloc_vmcs();
+    if (p === null) {
+      vmx_free_vmxareas();
+      return -ENOMEM;
+    }
+    g.vmxarea[cpu] = p;
+    g.current_vmcs[cpu] = null;
+  }
+  let failed = false;
+  await on_each_cpu(() => {
+    const cpu = smp_processor_id();
+    cr4_set_bits(X86_CR4_VMXE);
+    const st = __vmxon(page_to_pfn(g.vmxarea[cpu]!) << PAGE_SHIFT as never);
+    if (!st.ok) failed = true;
+  }, null, true);
+  if (failed) {
+    pr_err("kvm: vmxon failed on some CPU");
+    await vmx_hardware_disable_all();
+    return -EIO;
+  }
+  return 0;
+}
+
+export async function vmx_hardware_disable_all(): Promise<void> {
+  const g = vmx_globals();
+  await on_each_cpu(() => {
+    const cpu = smp_processor_id();
+    if (g.vmxarea[cpu] != null) __vmxoff();
+    g.current_vmcs[cpu] = null;
+    cr4_clear_bits(X86_CR4_VMXE);
+  }, null, true);
+  vmx_free_vmxareas();
+}
+
+function vmx_free_vmxareas(): void {
+  const g = vmx_globals();
+  for (let i = 0; i < g.vmxarea.length; i++) {
+    const p = g.vmxarea[i];
+    if (p != null) __free_page(p);
+    g.vmxarea[i] = null;
+  }
+}
+
+// --- vcpu load / put --------------------------------------------------------------------
+
+const vmcs_hpa = (vcpu: kvm_vcpu) => (page_to_pfn(vcpu.vmcs_page) << PAGE_SHIFT) as never;
+
+/** __vcpu_clear: runs by IPI on the CPU whose cache holds the VMCS. */
+function __vcpu_clear(info: unknown): void {
+  const vcpu = info as kvm_vcpu;
+  const cpu = smp_processor_id();
+  const g = vmx_globals();
+  if (vcpu.cpu === cpu) vmcs_clear(vmcs_hpa(vcpu));
+  if (g.current_vmcs[cpu] === vmcs_hpa(vcpu)) g.current_vmcs[cpu] = null;
+}
+
+/** vmx_vcpu_load: pin to this CPU (get_cpu) and make the vcpu's VMCS current here. */
+export async function vmx_vcpu_load(vcpu: kvm_vcpu): Promise<void> {
+  const cpu = get_cpu();
+  const g = vmx_globals();
+  if (vcpu.cpu !== cpu) {
+    if (vcpu.cpu >= 0) await smp_call_function_single(vcpu.cpu, __vcpu_clear, vcpu, true);
+    vcpu.launched = false;
+  }
+  const phys = vmcs_hpa(vcpu);
+  if (g.current_vmcs[cpu] !== phys) {
+    g.current_vmcs[cpu] = phys;
+    vmcs_load(phys);
+  }
+  vcpu.cpu = cpu;
+}
+
+export function vmx_vcpu_put(_vcpu: kvm_vcpu): void {
+  put_cpu();
+}
+
+/** Drop the VMCS from whatever CPU holds it (vcpu teardown). */
+export async function vmx_vcpu_decache(vcpu: kvm_vcpu): Promise<void> {
+  if (vcpu.cpu >= 0) await smp_call_function_single(vcpu.cpu, __vcpu_clear, vcpu, true);
+  vcpu.cpu = -1;
+  vcpu.launched = false;
+}
+
+// --- guest state -------------------------------------------------------------------------
+
+type seg_fields = readonly [sel: number, base: number, limit: number, ar: number];
+const SEG: Record<"es" | "cs" | "ss" | "ds" | "fs" | "gs" | "ldt" | "tr", seg_fields> = {
+  es: [VMCS.GUEST_ES_SELECTOR, VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_LIMIT, VMCS.GUEST_ES_AR_BYTES],
+  cs: [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES],
+  ss: [VMCS.GUEST_SS_SELECTOR, VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_LIMIT, VMCS.GUEST_SS_AR_BYTES],
+  ds: [VMCS.GUEST_DS_SELECTOR, VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_LIMIT, VMCS.GUEST_DS_AR_BYTES],
+  fs: [VMCS.GUEST_FS_SELECTOR, VMCS.GUEST_FS_BASE, VMCS.GUEST_FS_LIMIT, VMCS.GUEST_FS_AR_BYTES],
+  gs: [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
+  ldt: [VMCS.GUEST_LDTR_SELECTOR, VMCS.GUEST_LDTR_BASE, VMCS.GUEST_LDTR_LIMIT, VMCS.GUEST_LDTR_AR_BYTES],
+  tr: [VMCS.GUEST_TR_SELECTOR, VMCS.GUEST_TR_BASE, VMCS.GUEST_TR_LIMIT, VMCS.GUEST_TR_AR_BYTES],
+};
+
+// VMX access-rights format: type[3:0] S[4] DPL[6:5] P[7] AVL[12] L[13] D/B[14] G[15] unusable[16].
+function vmx_segment_access_rights(s: kvm_segment): number {
+  if (s.unusable) return 1 << 16;
+  return (s.type & 15) | ((s.s & 1) << 4) | ((s.dpl & 3) << 5) | ((s.present & 1) << 7) | ((s.avl & 1) << 12) | ((s.l & 1) << 13) | ((s.db & 1) << 14) | ((s.g & 1) << 15);
+}
+
+function vmx_get_segment(f: seg_fields): kvm_segment {
+  const ar = vmcs_read32(f[3]);
+  return {
+    base: BigInt(vmcs_readl(f[1]) >>> 0), limit: vmcs_read32(f[2]), selector: vmcs_readl(f[0]) & 0xffff,
+    type: ar & 15, s: (ar >> 4) & 1, dpl: (ar >> 5) & 3, present: (ar >> 7) & 1, avl: (ar >> 12) & 1,
+    l: (ar >> 13) & 1, db: (ar >> 14) & 1, g: (ar >> 15) & 1, unusable: (ar >> 16) & 1, padding: 0,
+  };
+}
+
+function vmx_set_segment(f: seg_fields, s: kvm_segment): void {
+  vmcs_write16(f[0], s.selector);
+  vmcs_writel(f[1], Number(s.base & 0xffffffffn));
+  vmcs_write32(f[2], s.limit);
+  vmcs_write32(f[3], vmx_segment_access_rights(s));
+}
+
+/** The CR0/CR4 the CPU runs with for a given guest-visible value. */
+function hw_cr0(guest_cr0: number): number {
+  return ((guest_cr0 & ~KVM_GUEST_CR0_MASK) | (guest_cr0 & (X86_CR0_PE | X86_CR0_WP)) | KVM_VM_CR0_ALWAYS_ON) >>> 0;
+}
+function hw_cr4(guest_cr4: number): number {
+  return ((guest_cr4 & ~KVM_GUEST_CR4_MASK) | KVM_VM_CR4_ALWAYS_ON) >>> 0;
+}
+
+export function vmx_set_cr0(vcpu: kvm_vcpu, cr0: number): void {
+  vcpu.cr0 = cr0 >>> 0;
+  vmcs_writel(VMCS.CR0_READ_SHADOW, vcpu.cr0);
+  vmcs_writel(VMCS.GUEST_CR0, hw_cr0(vcpu.cr0));
+}
+export function vmx_set_cr4(vcpu: kvm_vcpu, cr4: number): void {
+  vcpu.cr4 = cr4 >>> 0;
+  vmcs_writel(VMCS.CR4_READ_SHADOW, vcpu.cr4);
+  vmcs_writel(VMCS.GUEST_CR4, hw_cr4(vcpu.cr4));
+}
+
+/** vmx_vcpu_setup: controls and the architectural reset state (SDM 9.1.1), with the vcpu loaded. */
+export function vmx_vcpu_setup(vcpu: kvm_vcpu): void {
+  vmcs_writel(VMCS.VMCS_LINK_POINTER, 0xffffffff);
+  vmcs_writel(VMCS.VMCS_LINK_POINTER + 1, 0xffffffff);
+  vmcs_write32(VMCS.PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING);
+  vmcs_write32(
+    VMCS.CPU_BASED_VM_EXEC_CONTROL,
+    CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING | CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING | CPU_BASED_INVDPG_EXITING,
+  );
+  // #PF exits so the shadow MMU can fill its tables.
+  vmcs_write32(VMCS.EXCEPTION_BITMAP, 1 << 14);
+  vmcs_write32(VMCS.PAGE_FAULT_ERROR_CODE_MASK, 0);
+  vmcs_write32(VMCS.PAGE_FAULT_ERROR_CODE_MATCH, 0);
+  vmcs_write32(VMCS.CR3_TARGET_COUNT, 0);
+  vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
+  vmcs_writel(VMCS.CR0_GUEST_HOST_MASK, KVM_GUEST_CR0_MASK);
+  vmcs_writel(VMCS.CR4_GUEST_HOST_MASK, KVM_GUEST_CR4_MASK);
+  const seg = (selector: number, base: number, ar: number): kvm_segment => ({
+    base: BigInt(base), limit: 0xffff, selector, type: ar & 15, s: (ar >> 4) & 1, dpl: 0, present: 1,
+    avl: 0, l: 0, db: 0, g: 0, unusable: 0, padding: 0,
+  });
+  vmx_set_segment(SEG.cs, seg(0xf000, 0xffff0000, 0x9b));
+  for (const s of ["ds", "es", "fs", "gs", "ss"] as const) vmx_set_segment(SEG[s], seg(0, 0, 0x93));
+  vmx_set_segment(SEG.ldt, { ...seg(0, 0, 0x82), s: 0 });
+  vmx_set_segment(SEG.tr, { ...seg(0, 0, 0x8b), s: 0 });
+  vmcs_writel(VMCS.GUEST_GDTR_BASE, 0);
+  vmcs_write32(VMCS.GUEST_GDTR_LIMIT, 0xffff);
+  vmcs_writel(VMCS.GUEST_IDTR_BASE, 0);
+  vmcs_write32(VMCS.GUEST_IDTR_LIMIT, 0xffff);
+  vmcs_writel(VMCS.GUEST_RIP, 0xfff0);
+  vmcs_writel(VMCS.GUEST_RSP, 0);
+  vmcs_writel(VMCS.GUEST_RFLAGS, 0x2);
+  vmcs_writel(VMCS.GUEST_DR7, 0x400);
+  vmcs_write32(VMCS.GUEST_INTERRUPTIBILITY_INFO, 0);
+  vmcs_write32(VMCS.GUEST_ACTIVITY_STATE, 0);
+  vmx_set_cr0(vcpu, 0x60000010); // CD | NW | ET
+  vmx_set_cr4(vcpu, 0);
+  vcpu.cr3 = 0;
+  vcpu.regs.fill(0);
+  // EDX holds the processor signature after reset.
+  vcpu.regs[VCPU_REGS_RDX] = cpuid(1).eax;
+}
+
+export interface vcpu_regs_snapshot {
+  gpr: Uint32Array;
+  rip: number;
+  rsp: number;
+  rflags: number;
+}
+
+export function vmx_get_regs(vcpu: kvm_vcpu): vcpu_regs_snapshot {
+  return { gpr: vcpu.regs.slice(), rip: vmcs_readl(VMCS.GUEST_RIP), rsp: vmcs_readl(VMCS.GUEST_RSP), rflags: vmcs_readl(VMCS.GUEST_RFLAGS) };
+}
+
+export function vmx_set_regs(vcpu: kvm_vcpu, r: vcpu_regs_snapshot): void {
+  vcpu.regs.set(r.gpr);
+  vmcs_writel(VMCS.GUEST_RIP, r.rip >>> 0);
+  vmcs_writel(VMCS.GUEST_RSP, r.rsp >>> 0);
+  // RFLAGS bit 1 is reserved as 1; KVM forces it.
+  vmcs_writel(VMCS.GUEST_RFLAGS, (r.rflags | 2) >>> 0);
+}
+
+export function vmx_get_sregs(vcpu: kvm_vcpu): kvm_sregs {
+  return {
+    cs: vmx_get_segment(SEG.cs), ds: vmx_get_segment(SEG.ds), es: vmx_get_segment(SEG.es),
+    fs: vmx_get_segment(SEG.fs), gs: vmx_get_segment(SEG.gs), ss: vmx_get_segment(SEG.ss),
+    tr: vmx_get_segment(SEG.tr), ldt: vmx_get_segment(SEG.ldt),
+    gdt: { base: BigInt(vmcs_readl(VMCS.GUEST_GDTR_BASE) >>> 0), limit: vmcs_read32(VMCS.GUEST_GDTR_LIMIT) & 0xffff, padding: new Uint8Array(6) },
+    idt: { base: BigInt(vmcs_readl(VMCS.GUEST_IDTR_BASE) >>> 0), limit: vmcs_read32(VMCS.GUEST_IDTR_LIMIT) & 0xffff, padding: new Uint8Array(6) },
+    cr0: BigInt(vcpu.cr0), cr2: BigInt(vcpu.cr2 >>> 0), cr3: BigInt(vcpu.cr3 >>> 0), cr4: BigInt(vcpu.cr4), cr8: 0n,
+    efer: vcpu.efer, apic_base: vcpu.apic_base, interrupt_bitmap: [0n, 0n, 0n, 0n],
+  };
+}
+
+export function vmx_set_sregs(vcpu: kvm_vcpu, s: kvm_sregs): void {
+  vmx_set_segment(SEG.cs, s.cs);
+  vmx_set_segment(SEG.ds, s.ds);
+  vmx_set_segment(SEG.es, s.es);
+  vmx_set_segment(SEG.fs, s.fs);
+  vmx_set_segment(SEG.gs, s.gs);
+  vmx_set_segment(SEG.ss, s.ss);
+  vmx_set_segment(SEG.tr, s.tr);
+  vmx_set_segment(SEG.ldt, s.ldt);
+  vmcs_writel(VMCS.GUEST_GDTR_BASE, Number(s.gdt.base & 0xffffffffn));
+  vmcs_write32(VMCS.GUEST_GDTR_LIMIT, s.gdt.limit);
+  vmcs_writel(VMCS.GUEST_IDTR_BASE, Number(s.idt.base & 0xffffffffn));
+  vmcs_write32(VMCS.GUEST_IDTR_LIMIT, s.idt.limit);
+  vcpu.cr2 = Number(s.cr2 & 0xffffffffn);
+  vcpu.cr3 = Number(s.cr3 & 0xffffffffn);
+  vcpu.efer = s.efer;
+  vcpu.apic_base = s.apic_base;
+  vmx_set_cr0(vcpu, Number(s.cr0 & 0xffffffffn));
+  vmx_set_cr4(vcpu, Number(s.cr4 & 0xffffffffn));
+  kvm_mmu_reset_context(vcpu);
+}
+
+// --- the run loop ---------------------------------------------------------------------
+
+function skip_emulated_instruction(): void {
+  const len = vmcs_read32(VMCS.VM_EXIT_INSTRUCTION_LEN);
+  vmcs_writel(VMCS.GUEST_RIP, (vmcs_readl(VMCS.GUEST_RIP) + len) >>> 0);
+}
+
+function set_exit_reason(run: Kva, reason: number): void {
+  kwrite32(kva(run + kvm_run_header_layout.offsetOf("exit_reason")!), reason);
+}
+
+/** Userspace finished a PIO exit: an IN's data goes into RAX (complete_pio). */
+function complete_pio(vcpu: kvm_vcpu): void {
+  const p = vcpu.pio_pending;
+  vcpu.pio_pending = null;
+  if (p === null || !p.in) return;
+  const data = kread(vcpu.pio_data, p.size);
+  let v = 0;
+  for (let i = p.size - 1; i >= 0; i--) v = (v << 8) | data[i];
+  const keep = p.size === 4 ? 0 : vcpu.regs[VCPU_REGS_RAX] & ~((1 << (p.size * 8)) - 1);
+  vcpu.regs[VCPU_REGS_RAX] = (keep | v) >>> 0;
+}
+
+/** KVM_RUN. Returns 0 with kvm_run describing the exit, or -errno. */
+export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
+  const vmx = to_vmx(vcpu);
+  const run = vcpu.run;
+  complete_pio(vcpu);
+  let r = await mmu_topup_memory_caches(vmx.mmu_cache);
+  if (r < 0) return r;
+  await vmx_vcpu_load(vcpu);
+  for (;;) {
+    if (kread(kva(run + kvm_run_header_layout.offsetOf("immediate_exit")!), 1)[0] !== 0 || signal_pending(get_current())) {
+      set_exit_reason(run, KVM_EXIT_INTR);
+      vcpu.kvm.stat.signal_exits++;
+      r = -EINTR;
+      break;
+    }
+    if (vcpu.mmu.root === null && vmx.mmu_cache.pages.length === 0) {
+      r = await kvm_resched(vcpu, vmx);
+      if (r < 0) break;
+      continue;
+    }
+    if (vcpu.mmu.root === null) {
+      // An empty root: every guest access faults into nonpaging_page_fault.
+      nonpaging_page_fault_root(vcpu, vmx);
+    }
+    vmcs_writel(VMCS.GUEST_CR3, mmu_root_hpa(vcpu));
+    local_irq_disable();
+    const soft = { gpr: vcpu.regs, cr2: vcpu.cr2 };
+    const st = __vmx_vcpu_run(vcpu.launched, soft);
+    vcpu.cr2 = soft.cr2;
+    local_irq_enable();
+    if (!st.ok) {
+      set_exit_reason(run, KVM_EXIT_FAIL_ENTRY);
+      kwrite(kva(run + KVM_RUN_EXIT_UNION), encode(u64(), BigInt(st.invalid ? 0xffffffff : st.error)));
+      r = 0;
+      break;
+    }
+    vcpu.launched = true;
+    r = vmx_handle_exit(vcpu, vmx);
+    if (r <= 0) break;
+    if (vmx.pin_gfn !== null || vmx.mmu_cache.pages.length === 0 || need_resched()) {
+      r = await kvm_resched(vcpu, vmx);
+      if (r < 0) break;
+    }
+  }
+  post_kvm_run_save(vcpu);
+  vmx_vcpu_put(vcpu);
+  return r;
+}
+
+function nonpaging_page_fault_root(vcpu: kvm_vcpu, vmx: vcpu_vmx): void {
+  // Faulting in guest-physical page 0 creates the root; the mapping itself is harmless.
+  nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(0));
+}
+
+/** kvm_resched: put the vcpu, do what may sleep, load it again (maybe on another CPU). */
+async function kvm_resched(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
+  vmx_vcpu_put(vcpu);
+  await cond_resched();
+  let r = await mmu_topup_memory_caches(vmx.mmu_cache);
+  if (r === 0 && vmx.pin_gfn !== null) {
+    r = await mmu_pin_gfn(vcpu.kvm, vmx.pin_gfn);
+    vmx.pin_gfn = null;
+  }
+  await vmx_vcpu_load(vcpu);
+  return r;
+}
+
+function post_kvm_run_save(vcpu: kvm_vcpu): void {
+  const run = vcpu.run;
+  const rflags = vmcs_readl(VMCS.GUEST_RFLAGS);
+  const if_flag = (rflags >>> 9) & 1;
+  kwrite(kva(run + kvm_run_header_layout.offsetOf("ready_for_interrupt_injection")!), new Uint8Array([if_flag, if_flag]));
+  kwrite(kva(run + kvm_run_header_layout.offsetOf("apic_base")!), encode(u64(), vcpu.apic_base));
+}
+
+/** The exit handler: one switch on the basic exit reason. 1 = handled, re-enter the
+ *  guest; 0 = return to userspace with kvm_run filled in; < 0 = error. */
+function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
+  const run = vcpu.run;
+  const stat = vcpu.kvm.stat;
+  const exit_reason = vmcs_read32(VMCS.VM_EXIT_REASON);
+  stat.exits++;
+  if ((exit_reason & VMX_EXIT_REASONS_FAILED_VMENTRY) !== 0) {
+    set_exit_reason(run, KVM_EXIT_FAIL_ENTRY);
+    kwrite(kva(run + KVM_RUN_EXIT_UNION), encode(u64(), BigInt(exit_reason & 0xffff)));
+    return 0;
+  }
+  switch (exit_reason) {
+    case EXIT_REASON_EXCEPTION_NMI: {
+      const intr_info = vmcs_read32(VMCS.VM_EXIT_INTR_INFO);
+      const vector = intr_info & INTR_INFO_VECTOR_MASK;
+      if (vector === 14) {
+        const addr = vmcs_readl(VMCS.EXIT_QUALIFICATION);
+        if ((vcpu.cr0 & X86_CR0_PG) !== 0) return kvm_internal_error(run, "guest paging: shadow page-table walker not built yet");
+        switch (nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(addr))) {
+          case "fixed":
+            return 1;
+          case "retry":
+            if (vmx.mmu_cache.pages.length > 0) vmx.pin_gfn = Math.floor(addr / PAGE_SIZE);
+            return 1;
+          case "mmio":
+            stat.mmio_exits++;
+            return kvm_internal_error(run, `MMIO access to gpa 0x${addr.toString(16)}: instruction emulator not built yet`);
+        }
+      }
+      run_exception(run, vector, vmcs_read32(VMCS.VM_EXIT_INTR_ERROR_CODE));
+      return 0;
+    }
+    case EXIT_REASON_EXTERNAL_INTERRUPT:
+      stat.irq_exits++;
+      return 1;
+    case EXIT_REASON_TRIPLE_FAULT:
+      set_exit_reason(run, KVM_EXIT_SHUTDOWN);
+      return 0;
+    case EXIT_REASON_IO_INSTRUCTION:
+      return handle_io(vcpu);
+    case EXIT_REASON_HLT:
+      stat.halt_exits++;
+      skip_emulated_instruction();
+      set_exit_reason(run, KVM_EXIT_HLT);
+      return 0;
+    case EXIT_REASON_CPUID: {
+      const leaf = vcpu.regs[VCPU_REGS_RAX];
+      const c = cpuid(leaf, vcpu.regs[VCPU_REGS_RCX]);
+      // The guest runs without VMX of its own.
+      const ecx = leaf === 1 ? c.ecx & ~(1 << 5) : c.ecx;
+      vcpu.regs[0] = c.eax >>> 0;
+      vcpu.regs[3] = c.ebx >>> 0;
+      vcpu.regs[1] = ecx >>> 0;
+      vcpu.regs[2] = c.edx >>> 0;
+      skip_emulated_instruction();
+      return 1;
+    }
+    case EXIT_REASON_CR_ACCESS:
+      return handle_cr(vcpu);
+    default: {
+      // kvm_run->hw.hardware_exit_reason
+      set_exit_reason(run, KVM_EXIT_UNKNOWN);
+      kwrite(kva(run + KVM_RUN_EXIT_UNION), encode(u64(), BigInt(exit_reason)));
+      return 0;
+    }
+  }
+}
+
+function kvm_internal_error(run: Kva, why: string): number {
+  pr_err(`kvm: emulation failure: ${why}`);
+  set_exit_reason(run, KVM_EXIT_INTERNAL_ERROR);
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setUint32(0, KVM_INTERNAL_ERROR_EMULATION, true);
+  kwrite(kva(run + KVM_RUN_EXIT_UNION), b);
+  return 0;
+}
+
+function run_exception(run: Kva, vector: number, error_code: number): void {
+  set_exit_reason(run, KVM_EXIT_EXCEPTION);
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, vector, true);
+  dv.setUint32(4, error_code >>> 0, true);
+  kwrite(kva(run + KVM_RUN_EXIT_UNION), b);
+}
+
+/** handle_io: describe the access in kvm_run.io; an OUT's data goes to the PIO page. */
+function handle_io(vcpu: kvm_vcpu): number {
+  const q = vmcs_readl(VMCS.EXIT_QUALIFICATION);
+  const size = (q & 7) + 1;
+  const is_in = (q & 8) !== 0;
+  const string = (q & 16) !== 0;
+  const port = q >>> 16;
+  vcpu.kvm.stat.io_exits++;
+  if (string) return kvm_internal_error(vcpu.run, `string I/O on port 0x${port.toString(16)}: instruction emulator not built yet`);
+  if (!is_in) {
+    const v = vcpu.regs[VCPU_REGS_RAX];
+    const b = new Uint8Array(size);
+    for (let i = 0; i < size; i++) b[i] = (v >>> (8 * i)) & 0xff;
+    kwrite(vcpu.pio_data, b);
+  }
+  set_exit_reason(vcpu.run, KVM_EXIT_IO);
+  kwrite(
+    kva(vcpu.run + KVM_RUN_EXIT_UNION),
+    encode(kvm_run_io_layout, {
+      direction: is_in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT, size, port, count: 1,
+      data_offset: BigInt(KVM_PIO_PAGE_OFFSET * PAGE_SIZE),
+    }),
+  );
+  vcpu.pio_pending = { in: is_in, size };
+  skip_emulated_instruction();
+  return 0;
+}
+
+/** handle_cr: MOV to/from CR0, CR3, CR4, CLTS and LMSW (exit qualification: CR number
+ *  [3:0], access type [5:4], GPR [11:8], LMSW source [31:16]). */
+function handle_cr(vcpu: kvm_vcpu): number {
+  const q = vmcs_readl(VMCS.EXIT_QUALIFICATION);
+  const cr = q & 15;
+  const type = (q >>> 4) & 3;
+  const reg = (q >>> 8) & 15;
+  const get = (r: number) => (r === 4 ? vmcs_readl(VMCS.GUEST_RSP) : vcpu.regs[r]);
+  const set = (r: number, v: number) => (r === 4 ? vmcs_writel(VMCS.GUEST_RSP, v) : (vcpu.regs[r] = v >>> 0));
+  switch (type) {
+    case 0: // MOV to CR
+      if (cr === 0) {
+        const v = get(reg);
+        if ((v & X86_CR0_PG) !== 0 && (v & X86_CR0_PE) === 0) return kvm_internal_error(vcpu.run, "CR0.PG without CR0.PE (#GP not injected yet)");
+        const mode_change = ((v ^ vcpu.cr0) & (X86_CR0_PG | X86_CR0_PE | X86_CR0_WP)) !== 0;
+        vmx_set_cr0(vcpu, v);
+        if (mode_change) kvm_mmu_reset_context(vcpu);
+      } else if (cr === 3) {
+        vcpu.cr3 = get(reg) >>> 0;
+        if ((vcpu.cr0 & X86_CR0_PG) !== 0) kvm_mmu_reset_context(vcpu);
+      } else if (cr === 4) {
+        vmx_set_cr4(vcpu, get(reg));
+        kvm_mmu_reset_context(vcpu);
+      } else return kvm_internal_error(vcpu.run, `MOV to CR${cr}`);
+      break;
+    case 1: // MOV from CR (only CR3 exits; CR0/CR4 reads see the read shadow)
+      if (cr === 3) set(reg, vcpu.cr3);
+      else return kvm_internal_error(vcpu.run, `MOV from CR${cr}`);
+      break;
+    case 2: // CLTS
+      vmx_set_cr0(vcpu, vcpu.cr0 & ~X86_CR0_TS);
+      break;
+    case 3: // LMSW: loads CR0[3:0]; cannot clear PE
+      vmx_set_cr0(vcpu, (vcpu.cr0 & ~0xe) | ((q >>> 16) & 0xf) | (vcpu.cr0 & 1));
+      break;
+  }
+  skip_emulated_instruction();
+  return 1;
+}
+
+/** Free the backend's per-vcpu resources (vcpu put, exclusive). */
+export function vmx_vcpu_free(vcpu: kvm_vcpu): void {
+  const vmx = to_vmx(vcpu);
+  for (const p of vmx.mmu_cache.pages) __free_page(p);
+  vmx.mmu_cache.pages = [];
+  kvm_mmu_reset_context(vcpu);
+}
