@@ -3,7 +3,9 @@
 // while it runs a guest. The instruction interpreter lives in interp.ts.
 
 import type { PhysMem } from "../phys_mem.js";
+import { MsrFile } from "./msr.js";
 import { X86State } from "./state.js";
+import { inject_event, flush_tlb } from "./exceptions.js";
 
 /** What the CPU reaches outside itself. RAM is the machine's; port I/O and MMIO go to
  *  whatever devices the owner of the bus attached (on a bare machine, the PC's devices). */
@@ -35,6 +37,8 @@ export interface NonRootControls {
   cr4_read_shadow: number;
   /** Exit as soon as the guest can take an interrupt (RFLAGS.IF=1, no interrupt shadow). */
   interrupt_window_exiting: boolean;
+  /** RDTSC exits with {kind:"rdtsc"} (primary processor-based control bit 12). Absent means false. */
+  rdtsc_exiting?: boolean;
   /** Single-step: a #DB after each instruction, delivered per exception_bitmap. */
 }
 
@@ -61,6 +65,40 @@ export class X86Cpu {
   vmx: NonRootControls | null = null;
   /** Instructions retired since power-on. */
   insns_retired = 0;
+  /** The PC's A20 gate: ANDed into every physical address. 0xffefffff wraps at 1 MiB as an 8086 does. */
+  a20_mask = 0xffffffff;
+  /** External interrupt request (INTR with the vector the PIC would return on INTA), or -1.
+   *  Taken between instructions when EFLAGS.IF=1 and no interrupt shadow is in force,
+   *  outside VMX non-root operation; the interpreter clears it when it delivers it. */
+  irq = -1;
+  /** Vector of the last exception or interrupt the CPU delivered or exited on, or -1 (diagnostics). */
+  last_event_vector = -1;
 
-  constructor(public bus: Bus) {}
+  /** Model-specific registers (RDMSR/WRMSR). */
+  readonly msrs: MsrFile;
+
+  /** @param tsc the time-stamp counter of the CPU this core belongs to (IA32_TSC, RDTSC). */
+  constructor(
+    public bus: Bus,
+    readonly tsc: () => number = () => this.insns_retired,
+  ) {
+    this.msrs = new MsrFile(tsc);
+  }
+
+  /** Deliver an event now, through the IVT or IDT, as VM entry does with a valid
+   *  VM-entry interruption-information field (SDM 26.6): `info` bits 7:0 vector, 10:8 type
+   *  (0 external interrupt, 2 NMI, 3 hardware exception, 4 software interrupt, 5 privileged
+   *  software exception, 6 software exception), bit 11 deliver error code, bit 31 valid.
+   *  Software events return to EIP + insn_len. Returns false if delivery ended in a triple
+   *  fault. A nested exception that the exception bitmap intercepts becomes the next Stop
+   *  that execute() returns. */
+  inject_event(info: number, error_code: number, insn_len: number): boolean {
+    return inject_event(this, info, error_code, insn_len);
+  }
+
+  /** Invalidate this CPU's TLB (every entry, or all but global pages when `all` is false)
+   *  and re-derive the interpreter's mode state: call after loading X86State from outside. */
+  flush_tlb(all: boolean): void {
+    flush_tlb(this, all);
+  }
 }

@@ -89,3 +89,7 @@ export class X86State {
   /** Interrupt shadow after STI / MOV SS: interrupts are held off for one instruction. */
   interruptibility = 0;
 }
+
+// Interruptibility-state bits (the VMCS guest interruptibility-state encoding).
+export const BLOCKING_BY_STI = 1 << 0;
+export const BLOCKING_BY_MOV_SS = 1 << 1;
