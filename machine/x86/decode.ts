@@ -199,7 +199,8 @@ export function decode(src: ByteSource, code32: boolean, d: Insn = new Insn()): 
   d.imm = 0; d.imm2 = 0;
   if (d.has_modrm) {
     const m = next();
-    const mod = m >>> 6, reg = (m >>> 3) & 7, rm = m & 7;
+    // MOV to/from CRn/DRn ignore the mod field: the operand is always a register (SDM Vol. 2, MOV CR).
+    const mod = op >= 0x120 && op <= 0x123 ? 3 : m >>> 6, reg = (m >>> 3) & 7, rm = m & 7;
     d.mod = mod; d.reg = reg; d.rm = rm;
     if (mod !== 3) {
       let defseg = DS;
