@@ -1,0 +1,180 @@
+// The VMM: what qemu-kvm / kvmtool do, at the size this model needs. It creates a VM
+// with one vcpu, gives it guest RAM from its own anonymous memory, loads a flat image,
+// and runs the vcpu loop: one switch on kvm_run->exit_reason. Devices only register
+// port handlers on the IoBus.
+//
+// Output contract of the lkvm command: guest serial output (COM1 and the 0xe9 debug
+// console) goes to fd 1 and nothing else does; diagnostics go to fd 2.
+
+import * as uapi from "../../include/uapi/linux/kvm.js";
+import { uva } from "../../machine/addr.js";
+import { Kvm, KvmError, type VcpuFd } from "../lib/kvm.js";
+import type { Libc } from "../libc/libc.js";
+import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debug_exit.js";
+import { Debugcon, DEBUGCON_PORT } from "./devices/debugcon.js";
+import { COM1_BASE, Serial8250 } from "./devices/serial8250.js";
+import { IoBus } from "./io_bus.js";
+
+export interface VmmConfig {
+  /** Guest RAM in MiB, mapped at guest-physical 0. */
+  mem_mib: number;
+  /** Flat images and where they go. */
+  images: { bytes: Uint8Array; gpa: number }[];
+  /** Guest-physical entry point, entered in real mode. */
+  entry: number;
+}
+
+const STDOUT = 1;
+const STDERR = 2;
+const PAGE = 4096;
+
+/** Real-mode cs:ip for a guest-physical entry point below 1 MiB. */
+export function real_mode_entry(entry: number): { cs: number; ip: number } {
+  if (entry < 0 || entry >= 0x100000) throw new RangeError(`entry 0x${entry.toString(16)} is not below 1 MiB`);
+  return { cs: (entry & 0xf0000) >>> 4, ip: entry & 0xffff };
+}
+
+export async function vmm_main(c: Libc, cfg: VmmConfig): Promise<number> {
+  try {
+    return await vmm_run(c, cfg);
+  } catch (e) {
+    if (e instanceof KvmError) {
+      await c.puts(STDERR, `lkvm: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function vmm_run(c: Libc, cfg: VmmConfig): Promise<number> {
+  const kvm = await Kvm.open(c);
+  const version = await kvm.get_api_version();
+  if (version !== uapi.KVM_API_VERSION) {
+    await c.puts(STDERR, `lkvm: KVM API version ${version}, expected ${uapi.KVM_API_VERSION}\n`);
+    return 1;
+  }
+  if ((await kvm.check_extension(uapi.KVM_CAP_USER_MEMORY)) === 0) {
+    await c.puts(STDERR, "lkvm: KVM_CAP_USER_MEMORY is required\n");
+    return 1;
+  }
+  const vm = await kvm.create_vm();
+  const mem_size = cfg.mem_mib * 1024 * 1024;
+  const ram = await c.mmap(null, mem_size, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0);
+  if (ram === null) {
+    await c.puts(STDERR, `lkvm: cannot allocate ${cfg.mem_mib} MiB of guest memory: ${c.errname()}\n`);
+    return 1;
+  }
+  await vm.set_user_memory_region({ slot: 0, flags: 0, guest_phys_addr: 0n, memory_size: BigInt(mem_size), userspace_addr: BigInt(ram) });
+  for (const img of cfg.images) {
+    if (img.gpa + img.bytes.length > mem_size) {
+      await c.puts(STDERR, `lkvm: image of ${img.bytes.length} bytes at 0x${img.gpa.toString(16)} does not fit in ${cfg.mem_mib} MiB\n`);
+      return 1;
+    }
+    for (let off = 0; off < img.bytes.length; off += PAGE) c.poke(uva(ram + img.gpa + off), img.bytes.subarray(off, off + PAGE));
+  }
+
+  const vcpu = await vm.create_vcpu(0);
+  const { cs, ip } = real_mode_entry(cfg.entry);
+  const sregs = await vcpu.get_sregs();
+  sregs.cs.selector = cs;
+  sregs.cs.base = BigInt(cs << 4);
+  for (const s of [sregs.ds, sregs.es, sregs.ss]) {
+    s.selector = cs;
+    s.base = BigInt(cs << 4);
+  }
+  await vcpu.set_sregs(sregs);
+  const regs = await vcpu.get_regs();
+  regs.rip = BigInt(ip);
+  regs.rsp = 0xfffen;
+  regs.rflags = 0x2n;
+  await vcpu.set_regs(regs);
+
+  const out = new OutputBuffer(c);
+  const bus = new IoBus();
+  const debug_exit = new DebugExit();
+  bus.register(COM1_BASE, 8, new Serial8250(COM1_BASE, (b) => out.byte(b)));
+  bus.register(DEBUGCON_PORT, 1, new Debugcon((b) => out.byte(b)));
+  bus.register(DEBUG_EXIT_PORT, 1, debug_exit);
+
+  const status = await vcpu_loop(c, vcpu, bus, debug_exit, out);
+  await out.flush();
+  return status;
+}
+
+/** Line-buffered guest output on fd 1. */
+class OutputBuffer {
+  private pending: number[] = [];
+  constructor(private readonly c: Libc) {}
+  byte(b: number): void {
+    this.pending.push(b);
+  }
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const bytes = Uint8Array.from(this.pending);
+    this.pending = [];
+    let off = 0;
+    while (off < bytes.length) {
+      const n = await this.c.write(STDOUT, bytes.subarray(off));
+      if (n <= 0) return;
+      off += n;
+    }
+  }
+  async maybe_flush(): Promise<void> {
+    if (this.pending.includes(0x0a) || this.pending.length >= 4096) await this.flush();
+  }
+}
+
+/** The vcpu loop: run, then one switch on why the guest stopped. Returns the VMM's exit status. */
+async function vcpu_loop(c: Libc, vcpu: VcpuFd, bus: IoBus, debug_exit: DebugExit, out: OutputBuffer): Promise<number> {
+  for (;;) {
+    await vcpu.kvm_run();
+    const reason = vcpu.exit_reason();
+    switch (reason) {
+      case uapi.KVM_EXIT_IO: {
+        const io = vcpu.io();
+        if (io.direction === uapi.KVM_EXIT_IO_OUT) {
+          const data = vcpu.io_data(io);
+          for (let i = 0; i < io.count; i++) bus.out(io.port, io.size, le(data, i * io.size, io.size));
+        } else {
+          const data = new Uint8Array(io.size * io.count);
+          for (let i = 0; i < io.count; i++) put_le(data, i * io.size, io.size, bus.in(io.port, io.size));
+          vcpu.set_io_data(io, data);
+        }
+        await out.maybe_flush();
+        if (debug_exit.status !== null) return debug_exit.status;
+        break;
+      }
+      case uapi.KVM_EXIT_HLT:
+        // No device of this VMM raises interrupts, so a halted vcpu never wakes: the
+        // guest is done.
+        return 0;
+      case uapi.KVM_EXIT_SHUTDOWN:
+        await out.flush();
+        await c.puts(STDERR, "lkvm: guest shutdown (triple fault)\n");
+        return 1;
+      case uapi.KVM_EXIT_FAIL_ENTRY:
+        await out.flush();
+        await c.puts(STDERR, `lkvm: KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason = 0x${vcpu.exit_union_u64().toString(16)}\n`);
+        return 1;
+      case uapi.KVM_EXIT_INTERNAL_ERROR:
+        await out.flush();
+        await c.puts(STDERR, `lkvm: KVM_EXIT_INTERNAL_ERROR: suberror = 0x${(vcpu.exit_union_u64() & 0xffffffffn).toString(16)}\n`);
+        return 1;
+      default:
+        await out.flush();
+        await c.puts(STDERR, `lkvm: unhandled exit ${uapi.KVM_EXIT_NAMES[reason] ?? reason} (0x${vcpu.exit_union_u64().toString(16)})\n`);
+        return 1;
+    }
+  }
+}
+
+function le(b: Uint8Array, off: number, size: number): number {
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = (v * 256) + b[off + i];
+  return v >>> 0;
+}
+
+function put_le(b: Uint8Array, off: number, size: number, v: number): void {
+  for (let i = 0; i < size; i++) b[off + i] = (v >>> (8 * i)) & 0xff;
+}
+
