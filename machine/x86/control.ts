@@ -16,8 +16,9 @@ import type { Insn } from "./decode.js";
 import { gp, ud } from "./fault.js";
 import { CR0_ET, CR0_NW, CR0_CD, CR0_PE, CR0_PG, CR0_TS, CR0_WP, CR4_PGE, CR4_PSE, CR4_PAE } from "./state.js";
 
-/** CR4 bits this CPU implements: VME PVI TSD DE PSE MCE PGE PCE OSFXSR OSXMMEXCPT VMXE (no PAE). */
-const CR4_VALID = 0x27df;
+/** CR4 bits this CPU accepts: VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT VMXE.
+ *  (VME/PVI are accepted but virtual-8086 mode itself is not modelled.) */
+const CR4_VALID = 0x27ff;
 
 function cr_exit(d: Insn, cr: number, type: number, extra = 0): Stop {
   return { kind: "cr_access", insn_len: d.len, qualification: (cr | (type << 4) | (d.rm << 8) | extra) >>> 0 };

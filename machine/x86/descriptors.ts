@@ -606,3 +606,29 @@ export function arpl(c: Core, d: Insn, off: number): void {
 }
 
 
+
+/** SYSENTER/SYSEXIT (SDM Vol. 2): fast transfers to and from ring 0 with flat segments
+ *  derived from IA32_SYSENTER_CS (CS = MSR, SS = MSR+8 for SYSENTER; CS = MSR+16 | 3,
+ *  SS = MSR+24 | 3 for SYSEXIT). #GP(0) in real mode or with a null SYSENTER_CS; SYSEXIT
+ *  also requires CPL 0. SYSENTER clears VM, IF and RF; SYSEXIT returns to EDX with ESP = ECX. */
+export function sysenter_sysexit(c: Core, exit: boolean): void {
+  const s = c.s;
+  const msr = (i: number): number => Number((c.cpu.msrs.read(i) ?? 0n) & 0xffffffffn);
+  const cs = msr(0x174) & 0xffff;
+  if (!c.pe || (cs & 0xfffc) === 0 || (exit && c.cpl !== 0)) gp(0);
+  if (!exit) {
+    s.eflags &= ~(FLAG_VM | FLAG_IF | FLAG_RF);
+    s.seg[CS] = { selector: cs & 0xfffc, base: 0, limit: 0xffffffff, attrib: 0xc09b };
+    s.seg[SS] = { selector: (cs + 8) & 0xfffc, base: 0, limit: 0xffffffff, attrib: 0xc093 };
+    s.gpr[ESP] = msr(0x175);
+    c.next_eip = msr(0x176);
+  } else {
+    s.seg[CS] = { selector: ((cs + 16) & 0xfffc) | 3, base: 0, limit: 0xffffffff, attrib: 0xc0fb };
+    s.seg[SS] = { selector: ((cs + 24) & 0xfffc) | 3, base: 0, limit: 0xffffffff, attrib: 0xc0f3 };
+    s.gpr[ESP] = s.gpr[1];
+    c.next_eip = s.gpr[2];
+  }
+  c.sync_seg(CS);
+  c.sync_seg(SS);
+  c.sync_mode();
+}

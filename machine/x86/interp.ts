@@ -21,7 +21,7 @@ import { pop, push, sp_add } from "./stack.js";
 import { reg_get, reg_set } from "./regs.js";
 import { string_op } from "./string_ops.js";
 import {
-  far_call, far_jmp, far_ret, iret, io_allowed, load_seg, sys_insn_0f00, sys_insn_0f01, lar_lsl, arpl,
+  far_call, far_jmp, far_ret, iret, io_allowed, load_seg, sysenter_sysexit, sys_insn_0f00, sys_insn_0f01, lar_lsl, arpl,
 } from "./descriptors.js";
 import { EV_EXTERNAL, EV_PRIV_SOFT, EV_SOFT_EXCEPTION, EV_SOFT_INT, deliver_event, handle_fault } from "./exceptions.js";
 import { mov_from_cr, mov_to_cr, mov_dr, clts } from "./control.js";
@@ -760,6 +760,8 @@ function exec_0f(c: Core, d: Insn): Stop | null {
       return null;
     }
     case 0x32: return rdmsr(c, d);
+    case 0x34: sysenter_sysexit(c, false); return null;
+    case 0x35: sysenter_sysexit(c, true); return null;
     case 0xa2: return cpuid(c, d);
   }
   if (op >= 0x40 && op <= 0x4f) { // CMOVcc: the source is read even when the condition is false

@@ -14,6 +14,7 @@ import { PAGE_SHIFT } from "../addr.js";
 import type { Pfn } from "../addr.js";
 import { Core, TLB_D, TLB_G, TLB_MASK, TLB_U, TLB_W } from "./core.js";
 import { page_fault } from "./fault.js";
+import { CR4_PAE } from "./state.js";
 
 // ---- physical access ----------------------------------------------------------------
 
@@ -60,6 +61,11 @@ function walk(c: Core, lin: number, write: boolean, user: boolean): void {
   if (!c.pg) {
     ppn = ((lin & c.cpu.a20_mask) >>> 0) >>> 12;
     bits = TLB_U | TLB_W | TLB_D;
+  } else if ((s.cr4 & CR4_PAE) !== 0) {
+    const r = pae_walk(c, lin, write, user);
+    ppn = r >>> 4;
+    bits = r & 0xf;
+    ppn = ((ppn << 12) & c.cpu.a20_mask) >>> 12;
   } else {
     const ec = (write ? 2 : 0) | (user ? 4 : 0);
     const pde_pa = ((s.cr3 & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
@@ -92,6 +98,43 @@ function walk(c: Core, lin: number, write: boolean, user: boolean): void {
   c.tlb_frame[i] = frame_of(c, ppn);
   c.fast_r[i] = -1;
   c.fast_w[i] = -1;
+}
+
+/** PAE paging (SDM Vol. 3A 4.4): CR3 bits 31:5 point at four 8-byte PDPTEs indexed by
+ *  linear 31:30; the page directory (linear 29:21) and page table (20:12) hold 8-byte
+ *  entries with the same low bits as 32-bit paging; PS=1 in a PDE maps a 2 MiB page.
+ *  This CPU's physical addresses are 32 bits: entry bits 63:32 (and XD, not advertised)
+ *  are ignored. PDPTEs are read at walk time rather than cached at CR3 load.
+ *  Returns ppn << 4 | TLB bits. */
+function pae_walk(c: Core, lin: number, write: boolean, user: boolean): number {
+  const ec = (write ? 2 : 0) | (user ? 4 : 0);
+  const pdpte = phys_read(c, ((c.s.cr3 & 0xffffffe0) + (lin >>> 30) * 8) >>> 0, 4);
+  if ((pdpte & 1) === 0) page_fault(lin, ec);
+  const pde_pa = ((pdpte & 0xfffff000) + ((lin >>> 21) & 0x1ff) * 8) >>> 0;
+  const pde = phys_read(c, pde_pa, 4);
+  if ((pde & 1) === 0) page_fault(lin, ec);
+  let ppn: number, u: boolean, w: boolean, upd: number, g: boolean;
+  if ((pde & 0x80) !== 0) {
+    u = (pde & 4) !== 0; w = (pde & 2) !== 0;
+    check_rights(c, lin, write, user, u, w);
+    upd = pde | 0x20 | (write ? 0x40 : 0);
+    if (upd !== pde) phys_write(c, pde_pa, 4, upd >>> 0);
+    ppn = ((pde & 0xffe00000) >>> 12) | ((lin >>> 12) & 0x1ff);
+    g = (pde & 0x100) !== 0;
+  } else {
+    const pte_pa = ((pde & 0xfffff000) + ((lin >>> 12) & 0x1ff) * 8) >>> 0;
+    const pte = phys_read(c, pte_pa, 4);
+    if ((pte & 1) === 0) page_fault(lin, ec);
+    u = (pde & pte & 4) !== 0; w = (pde & pte & 2) !== 0;
+    check_rights(c, lin, write, user, u, w);
+    if ((pde & 0x20) === 0) phys_write(c, pde_pa, 4, (pde | 0x20) >>> 0);
+    upd = pte | 0x20 | (write ? 0x40 : 0);
+    if (upd !== pte) phys_write(c, pte_pa, 4, upd >>> 0);
+    ppn = pte >>> 12;
+    g = (pte & 0x100) !== 0;
+  }
+  const bits = (u ? TLB_U : 0) | (w ? TLB_W : 0) | ((upd & 0x40) !== 0 ? TLB_D : 0) | (g && c.pge ? TLB_G : 0);
+  return ppn * 16 + bits;
 }
 
 function check_rights(c: Core, lin: number, write: boolean, user: boolean, u: boolean, w: boolean): void {

@@ -148,4 +148,49 @@ describe("protected mode", () => {
     expect(ram.read32((0x7000 - 8) as never)).toBe(0x5000);
     expect(ram.read32((0x7000 - 4) as never)).toBe(0x23);
   });
+
+  it("walks PAE tables: 4 KiB pages and 2 MiB pages", () => {
+    const { cpu, ram, put } = mk();
+    gdt(put);
+    pm32(cpu);
+    const s = cpu.state;
+    // PDPT at 0x10000; PD at 0x11000; PT at 0x12000. PDE 0 -> PT, PDE 1 -> 2 MiB page at 0x200000.
+    put(0x10000, [...le32(0x11000 | 1), 0, 0, 0, 0]);
+    put(0x11000, [...le32(0x12000 | 3), 0, 0, 0, 0, ...le32(0x200000 | 0x83), 0, 0, 0, 0]);
+    for (let i = 0; i < 16; i++) put(0x12000 + i * 8, [...le32((i << 12) | 3), 0, 0, 0, 0]);
+    put(0x12000 + 5 * 8, [...le32(0x3f0000 | 3), 0, 0, 0, 0]); // linear 0x5000 -> physical 0x3f0000
+    // mov eax, [0x5004] ; mov ebx, [0x200010] ; hlt
+    put(0x2000, [0xa1, ...le32(0x5004), 0x8b, 0x1d, ...le32(0x200010), 0xf4]);
+    put(0x3f0004, le32(0x11223344));
+    put(0x200010, le32(0x55667788));
+    s.cr3 = 0x10000;
+    s.cr4 = 0x20;
+    s.cr0 |= CR0_PG;
+    s.eip = 0x2000;
+    expect(execute(cpu, 10)).toEqual({ kind: "hlt", insn_len: 1 });
+    expect(s.gpr[EAX]).toBe(0x11223344);
+    expect(s.gpr[EBX]).toBe(0x55667788);
+    expect(ram.read32(0x11008 as never) & 0x20).toBe(0x20);
+  });
+
+  it("SYSENTER enters ring 0 at IA32_SYSENTER_EIP; SYSEXIT returns to ring 3 at EDX", () => {
+    const { cpu, put } = mk();
+    gdt(put);
+    pm32(cpu);
+    const s = cpu.state;
+    cpu.msrs.write(0x174, 0x08n);
+    cpu.msrs.write(0x175, 0x7000n);
+    cpu.msrs.write(0x176, 0x4000n);
+    put(0x2000, [0x0f, 0x34]);
+    put(0x4000, [0xb9, ...le32(0x5000), 0xba, ...le32(0x2100), 0x0f, 0x35]);
+    put(0x2100, [0xf4]); // HLT at CPL 3 -> #GP
+    put(0x3000 + 13 * 8, gate(0x08, 0x4100, 0x8e));
+    put(0x4100, [0xf4]);
+    s.tr = { selector: 0x28, base: 0x6000, limit: 0x67, attrib: 0x8b };
+    put(0x6000 + 4, [...le32(0x7800), 0x10, 0]);
+    s.eip = 0x2000;
+    expect(execute(cpu, 10)).toEqual({ kind: "hlt", insn_len: 1 });
+    expect(cpu.last_event_vector).toBe(13);
+    expect(s.gpr[ESP]).toBe(0x7800 - 24);
+  });
 });
