@@ -124,7 +124,8 @@ export function execute(cpu: X86Cpu, budget: number): Stop {
         n++;
         const st = exec(c, d);
         if (st !== null) {
-          if (st.kind === "hlt" && vmx === null) { s.eip = c.next_eip; cpu.insns_retired++; }
+          // HLT retires unless it causes a VM exit (HLT exiting): see the HLT case in exec().
+          if (st.kind === "hlt" && (vmx === null || !vmx.hlt_exiting)) { s.eip = c.next_eip; cpu.insns_retired++; }
           return st;
         }
         s.eip = c.next_eip;
@@ -546,9 +547,10 @@ function exec(c: Core, d: Insn): Stop | null {
     case 0xe9: case 0xeb: jump(c, c.next_eip + d.imm, os); return null;
     case 0xea: far_jmp(c, d.imm2, d.imm, os); return null;
     case 0xf1: return soft_int(c, DB, EV_PRIV_SOFT); // INT1 (ICEBP): a #DB trap
-    case 0xf4: { // HLT (CPL 0). VMX with HLT exiting: exit with EIP on the HLT. Otherwise the CPU
-      // halts with EIP already past the HLT, as real hardware does: an interrupt returns to the
-      // next instruction. Either way the owner of the CPU decides what halting means.
+    case 0xf4: { // HLT (CPL 0). VMX with HLT exiting: exit with EIP on the HLT (the hypervisor
+      // skips insn_len). Otherwise (outside VMX, or in VMX without HLT exiting) the CPU halts
+      // with EIP already past the HLT, as real hardware does, so an interrupt returns to the
+      // next instruction. Either way execute() returns and the owner decides what halting means.
       cpl0(c);
       return { kind: "hlt", insn_len: d.len };
     }
