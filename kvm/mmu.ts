@@ -18,12 +18,13 @@ import { kread32, kwrite32 } from "../compat/linux/kmem.js";
 import { page_address, get_user_pages_fast, put_page } from "../compat/linux/mm.js";
 import type { page } from "../compat/linux/mm_types.js";
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
-import { PAGE_SHIFT, PAGE_SIZE, kva, uva, type Kva, type gpa_t } from "../compat/linux/types.js";
+import { PAGE_SHIFT, PAGE_SIZE, kva, uva, type Kva, type gpa_t, type gva_t } from "../compat/linux/types.js";
 import type { kvm, kvm_memory_slot, kvm_mmu_page, kvm_vcpu } from "./kvm_host.js";
+import {
+  PFERR_USER_MASK, PFERR_WRITE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, paging32_set_accessed_dirty,
+  paging32_walk_addr,
+} from "./paging_tmpl.js";
 
-const PT_PRESENT_MASK = 1;
-const PT_WRITABLE_MASK = 1 << 1;
-const PT_USER_MASK = 1 << 2;
 const PT32_ENT_PER_PAGE = 1024;
 
 /** Pages kept ready so that faults can be fixed without sleeping under kvm.lock. */
@@ -75,46 +76,117 @@ function alloc_shadow_page(vcpu: kvm_vcpu, cache: mmu_memory_cache, level: numbe
   return sp;
 }
 
-export type FaultResult = "fixed" | "retry" | "mmio";
+export type FaultResult =
+  | { kind: "fixed" }
+  /** Not fixable without sleeping: top up the page cache and pin `pin_gfn` (if set), then re-enter. */
+  | { kind: "retry"; pin_gfn: number | null }
+  /** The address is not guest RAM: the access must be emulated. */
+  | { kind: "mmio"; gpa: gpa_t }
+  /** The guest's own page fault: reflect it with this error code. */
+  | { kind: "guest_fault"; error_code: number };
 
-/** nonpaging_page_fault: map the faulting guest-physical page. Synchronous; returns
- *  "retry" when the page cache is empty or the guest page is not pinned yet (the
- *  caller unloads the vcpu, tops up, pins, and re-enters the guest). */
+const FIXED: FaultResult = { kind: "fixed" };
+const RETRY: FaultResult = { kind: "retry", pin_gfn: null };
+
+/** Make sure the vcpu has a shadow root; false if the cache is empty. Caller holds kvm.lock. */
+export function mmu_alloc_root(vcpu: kvm_vcpu, cache: mmu_memory_cache): boolean {
+  if (vcpu.mmu.root !== null) return true;
+  const root = alloc_shadow_page(vcpu, cache, 2);
+  if (root === null) return false;
+  vcpu.mmu.root = root;
+  return true;
+}
+
+/** Install the shadow PTE for linear `addr` -> host frame `host_pfn`. Caller holds
+ *  kvm.lock; false if a shadow page table was needed and the cache is empty. */
+function shadow_set_pte(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: number, host_pfn: number, writable: boolean, user: boolean): boolean {
+  if (!mmu_alloc_root(vcpu, cache)) return false;
+  const dir_index = (addr >>> 22) & (PT32_ENT_PER_PAGE - 1);
+  const pde_at = kva(vcpu.mmu.root!.kva + dir_index * 4);
+  const pde = kread32(pde_at);
+  let table: Kva;
+  if ((pde & PT_PRESENT_MASK) === 0) {
+    const pt = alloc_shadow_page(vcpu, cache, 1);
+    if (pt === null) return false;
+    // Directory entries grant everything; the leaf entries carry the permissions.
+    kwrite32(pde_at, ((pt.pfn << PAGE_SHIFT) | PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK) >>> 0);
+    table = pt.kva;
+  } else {
+    table = shadow_kva(vcpu, pde >>> PAGE_SHIFT);
+  }
+  const pte_index = (addr >>> PAGE_SHIFT) & (PT32_ENT_PER_PAGE - 1);
+  const pte = (host_pfn << PAGE_SHIFT) | PT_PRESENT_MASK | (writable ? PT_WRITABLE_MASK : 0) | (user ? PT_USER_MASK : 0);
+  kwrite32(kva(table + pte_index * 4), pte >>> 0);
+  vcpu.kvm.stat.pf_fixed++;
+  return true;
+}
+
+/** The pinned host page behind a gfn: a page, "mmio" (no slot), or "unpinned". */
+function gfn_to_backing(kvm: kvm, gfn: number): page | "mmio" | "unpinned" {
+  const slot = gfn_to_memslot(kvm, gfn);
+  if (slot === null) return "mmio";
+  return slot.phys_mem[gfn - slot.base_gfn] ?? "unpinned";
+}
+
+/** nonpaging_page_fault: guest paging is off, so the faulting linear address is the
+ *  guest-physical address; map it 1:1 onto the host frame behind it. */
 export function nonpaging_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gpa_t): FaultResult {
   const kvm = vcpu.kvm;
   const gfn = Math.floor(addr / PAGE_SIZE);
   spin_lock(kvm.lock);
   try {
-    const slot = gfn_to_memslot(kvm, gfn);
-    if (slot === null) return "mmio";
-    const backing = slot.phys_mem[gfn - slot.base_gfn];
-    if (backing === null) return "retry";
-    if (vcpu.mmu.root === null) {
-      const root = alloc_shadow_page(vcpu, cache, 2);
-      if (root === null) return "retry";
-      vcpu.mmu.root = root;
-    }
-    const dir_index = (addr >>> 22) & (PT32_ENT_PER_PAGE - 1);
-    const pde_at = kva(vcpu.mmu.root.kva + dir_index * 4);
-    let pde = kread32(pde_at);
-    let table: Kva;
-    if ((pde & PT_PRESENT_MASK) === 0) {
-      const pt = alloc_shadow_page(vcpu, cache, 1);
-      if (pt === null) return "retry";
-      pde = ((pt.pfn << PAGE_SHIFT) | PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK) >>> 0;
-      kwrite32(pde_at, pde);
-      table = pt.kva;
-    } else {
-      table = shadow_kva(vcpu, pde >>> PAGE_SHIFT);
-    }
-    const pte_index = (addr >>> PAGE_SHIFT) & (PT32_ENT_PER_PAGE - 1);
-    const host_pfn = page_to_pfn(backing);
-    kwrite32(kva(table + pte_index * 4), ((host_pfn << PAGE_SHIFT) | PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK) >>> 0);
-    kvm.stat.pf_fixed++;
-    return "fixed";
+    const backing = gfn_to_backing(kvm, gfn);
+    if (backing === "mmio") return { kind: "mmio", gpa: addr };
+    if (backing === "unpinned") return { kind: "retry", pin_gfn: gfn };
+    return shadow_set_pte(vcpu, cache, addr, page_to_pfn(backing), true, true) ? FIXED : RETRY;
   } finally {
     spin_unlock(kvm.lock);
   }
+}
+
+/** paging32_page_fault: walk the guest's tables; reflect the guest's own faults, set
+ *  its A/D bits, and shadow the mapping (see paging_tmpl.ts for the rules). */
+export function paging32_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gva_t, error_code: number): FaultResult {
+  const kvm = vcpu.kvm;
+  const write = (error_code & PFERR_WRITE_MASK) !== 0;
+  const user = (error_code & PFERR_USER_MASK) !== 0;
+  spin_lock(kvm.lock);
+  try {
+    const w = paging32_walk_addr(vcpu, addr, write, user);
+    switch (w.kind) {
+      case "unpinned":
+        return { kind: "retry", pin_gfn: w.gfn };
+      case "bad_table":
+        return { kind: "mmio", gpa: w.gpa };
+      case "fault":
+        kvm.stat.pf_guest++;
+        return { kind: "guest_fault", error_code: w.error_code };
+      case "ok":
+        break;
+    }
+    const backing = gfn_to_backing(kvm, Math.floor(w.gpa / PAGE_SIZE));
+    if (backing === "mmio") return { kind: "mmio", gpa: w.gpa };
+    if (backing === "unpinned") return { kind: "retry", pin_gfn: Math.floor(w.gpa / PAGE_SIZE) };
+    paging32_set_accessed_dirty(vcpu, w, write);
+    // Writable in the shadow only once dirty; a CR0.WP=0 supervisor write to a
+    // read-only page is writable but supervisor-only.
+    const wp_override = write && !user && !w.writable;
+    const writable = (w.writable && (w.dirty || write)) || wp_override;
+    const usr = w.user && !wp_override;
+    return shadow_set_pte(vcpu, cache, addr, page_to_pfn(backing), writable, usr) ? FIXED : RETRY;
+  } finally {
+    spin_unlock(kvm.lock);
+  }
+}
+
+/** INVLPG: drop the shadow entry for one linear address. Caller holds kvm.lock. */
+export function kvm_mmu_invlpg(vcpu: kvm_vcpu, addr: gva_t): void {
+  vcpu.kvm.stat.invlpg++;
+  const root = vcpu.mmu.root;
+  if (root === null) return;
+  const pde = kread32(kva(root.kva + ((addr >>> 22) & (PT32_ENT_PER_PAGE - 1)) * 4));
+  if ((pde & PT_PRESENT_MASK) === 0) return;
+  kwrite32(kva(shadow_kva(vcpu, pde >>> PAGE_SHIFT) + ((addr >>> PAGE_SHIFT) & (PT32_ENT_PER_PAGE - 1)) * 4), 0);
 }
 
 function shadow_kva(vcpu: kvm_vcpu, pfn: number): Kva {
@@ -154,12 +226,4 @@ export function kvm_free_physmem_slot(slot: kvm_memory_slot): void {
     else put_page(p);
   }
   slot.phys_mem.fill(null);
-}
-
-/** Read a 32-bit guest-physical word through the slots (for KVM_TRANSLATE and tests). */
-export function kvm_read_guest_u32(kvm: kvm, addr: gpa_t): number | null {
-  const slot = gfn_to_memslot(kvm, Math.floor(addr / PAGE_SIZE));
-  const p = slot?.phys_mem[Math.floor(addr / PAGE_SIZE) - slot.base_gfn];
-  if (p === undefined || p === null) return null;
-  return kread32(kva(page_address(p) + (addr % PAGE_SIZE)));
 }

@@ -18,7 +18,8 @@ import { rdmsrl } from "../compat/linux/asm/msr.js";
 import {
   CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
   CPU_BASED_UNCOND_IO_EXITING, EXIT_REASON_CPUID, EXIT_REASON_CR_ACCESS, EXIT_REASON_EXCEPTION_NMI,
-  EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_HLT, EXIT_REASON_IO_INSTRUCTION, EXIT_REASON_TRIPLE_FAULT,
+  EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_HLT, EXIT_REASON_INVLPG, EXIT_REASON_IO_INSTRUCTION, EXIT_REASON_TRIPLE_FAULT,
+  INTR_INFO_DELIVER_CODE_MASK, INTR_INFO_VALID_MASK, INTR_TYPE_HARD_EXCEPTION,
   INTR_INFO_VECTOR_MASK, MSR_IA32_VMX_BASIC, PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING, VMCS,
   VMX_EXIT_REASONS_FAILED_VMENTRY, __vmx_vcpu_run, __vmxoff, __vmxon, vmcs_clear, vmcs_load, vmcs_read32,
   vmcs_readl, vmcs_write16, vmcs_write32, vmcs_writel,
@@ -33,7 +34,8 @@ import { module_data } from "../compat/linux/module.js";
 import { pr_err } from "../compat/linux/printk.js";
 import { cond_resched, get_current, need_resched, signal_pending } from "../compat/linux/sched.js";
 import { get_cpu, num_online_cpus, on_each_cpu, put_cpu, smp_call_function_single, smp_processor_id } from "../compat/linux/smp.js";
-import { PAGE_SHIFT, PAGE_SIZE, gpa, kva, type Kva } from "../compat/linux/types.js";
+import { PAGE_SHIFT, PAGE_SIZE, gpa, gva, kva, type Kva } from "../compat/linux/types.js";
+import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import {
   KVM_EXIT_EXCEPTION, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_IN,
   KVM_EXIT_IO_OUT, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN, KVM_INTERNAL_ERROR_EMULATION, KVM_PIO_PAGE_OFFSET,
@@ -41,7 +43,10 @@ import {
 } from "../include/uapi/linux/kvm.js";
 import { encode, u64 } from "../include/uapi/struct_layout.js";
 import type { kvm_vcpu } from "./kvm_host.js";
-import { kvm_mmu_reset_context, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches, nonpaging_page_fault, type mmu_memory_cache } from "./mmu.js";
+import {
+  kvm_mmu_invlpg, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
+  nonpaging_page_fault, paging32_page_fault, type FaultResult, type mmu_memory_cache,
+} from "./mmu.js";
 
 const VCPU_REGS_RAX = 0, VCPU_REGS_RCX = 1, VCPU_REGS_RDX = 2;
 
@@ -49,8 +54,9 @@ const VCPU_REGS_RAX = 0, VCPU_REGS_RCX = 1, VCPU_REGS_RDX = 2;
 const KVM_GUEST_CR0_MASK = X86_CR0_PG | X86_CR0_PE | X86_CR0_WP | X86_CR0_NE;
 /** Guest CR4 bits the host owns: the shadow page table's format and VMX itself. */
 const KVM_GUEST_CR4_MASK = X86_CR4_VMXE | X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PGE;
-/** What the CPU runs with while the guest has paging off: the shadow table in force. */
-const KVM_VM_CR0_ALWAYS_ON = X86_CR0_PG | X86_CR0_NE;
+/** What the CPU always runs a guest with: the shadow table in force, and WP so that
+ *  supervisor writes to pages the shadow maps read-only (clean pages) fault too. */
+const KVM_VM_CR0_ALWAYS_ON = X86_CR0_PG | X86_CR0_NE | X86_CR0_WP;
 const KVM_VM_CR4_ALWAYS_ON = X86_CR4_VMXE;
 
 interface vmx_data {
@@ -68,12 +74,14 @@ interface vcpu_vmx {
   mmu_cache: mmu_memory_cache;
   /** A guest page to pin before re-entering (set when a fault found it unpinned). */
   pin_gfn: number | null;
+  /** A fault could not be fixed without sleeping: top up and pin, then re-enter. */
+  need_topup: boolean;
 }
 const vmx_of = new WeakMap<kvm_vcpu, vcpu_vmx>();
 export function to_vmx(vcpu: kvm_vcpu): vcpu_vmx {
   let v = vmx_of.get(vcpu);
   if (v === undefined) {
-    v = { mmu_cache: { pages: [] }, pin_gfn: null };
+    v = { mmu_cache: { pages: [] }, pin_gfn: null, need_topup: false };
     vmx_of.set(vcpu, v);
   }
   return v;
@@ -219,7 +227,7 @@ function vmx_set_segment(f: seg_fields, s: kvm_segment): void {
 
 /** The CR0/CR4 the CPU runs with for a given guest-visible value. */
 function hw_cr0(guest_cr0: number): number {
-  return ((guest_cr0 & ~KVM_GUEST_CR0_MASK) | (guest_cr0 & (X86_CR0_PE | X86_CR0_WP)) | KVM_VM_CR0_ALWAYS_ON) >>> 0;
+  return ((guest_cr0 & ~KVM_GUEST_CR0_MASK) | (guest_cr0 & X86_CR0_PE) | KVM_VM_CR0_ALWAYS_ON) >>> 0;
 }
 function hw_cr4(guest_cr4: number): number {
   return ((guest_cr4 & ~KVM_GUEST_CR4_MASK) | KVM_VM_CR4_ALWAYS_ON) >>> 0;
@@ -370,14 +378,13 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
       r = -EINTR;
       break;
     }
-    if (vcpu.mmu.root === null && vmx.mmu_cache.pages.length === 0) {
+    spin_lock(vcpu.kvm.lock);
+    const have_root = mmu_alloc_root(vcpu, vmx.mmu_cache);
+    spin_unlock(vcpu.kvm.lock);
+    if (!have_root) {
       r = await kvm_resched(vcpu, vmx);
       if (r < 0) break;
       continue;
-    }
-    if (vcpu.mmu.root === null) {
-      // An empty root: every guest access faults into nonpaging_page_fault.
-      nonpaging_page_fault_root(vcpu, vmx);
     }
     vmcs_writel(VMCS.GUEST_CR3, mmu_root_hpa(vcpu));
     local_irq_disable();
@@ -394,7 +401,7 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
     vcpu.launched = true;
     r = vmx_handle_exit(vcpu, vmx);
     if (r <= 0) break;
-    if (vmx.pin_gfn !== null || vmx.mmu_cache.pages.length === 0 || need_resched()) {
+    if (vmx.need_topup || need_resched()) {
       r = await kvm_resched(vcpu, vmx);
       if (r < 0) break;
     }
@@ -404,20 +411,14 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
   return r;
 }
 
-function nonpaging_page_fault_root(vcpu: kvm_vcpu, vmx: vcpu_vmx): void {
-  // Faulting in guest-physical page 0 creates the root; the mapping itself is harmless.
-  nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(0));
-}
-
 /** kvm_resched: put the vcpu, do what may sleep, load it again (maybe on another CPU). */
 async function kvm_resched(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
   vmx_vcpu_put(vcpu);
   await cond_resched();
   let r = await mmu_topup_memory_caches(vmx.mmu_cache);
-  if (r === 0 && vmx.pin_gfn !== null) {
-    r = await mmu_pin_gfn(vcpu.kvm, vmx.pin_gfn);
-    vmx.pin_gfn = null;
-  }
+  if (r === 0 && vmx.pin_gfn !== null) r = await mmu_pin_gfn(vcpu.kvm, vmx.pin_gfn);
+  vmx.pin_gfn = null;
+  vmx.need_topup = false;
   await vmx_vcpu_load(vcpu);
   return r;
 }
@@ -448,16 +449,24 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
       const vector = intr_info & INTR_INFO_VECTOR_MASK;
       if (vector === 14) {
         const addr = vmcs_readl(VMCS.EXIT_QUALIFICATION);
-        if ((vcpu.cr0 & X86_CR0_PG) !== 0) return kvm_internal_error(run, "guest paging: shadow page-table walker not built yet");
-        switch (nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(addr))) {
+        const error_code = vmcs_read32(VMCS.VM_EXIT_INTR_ERROR_CODE);
+        let r: FaultResult;
+        if ((vcpu.cr0 & X86_CR0_PG) === 0) r = nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(addr));
+        else if ((vcpu.cr4 & X86_CR4_PAE) !== 0) return kvm_internal_error(run, "PAE guest paging is not shadowed by this MMU");
+        else r = paging32_page_fault(vcpu, vmx.mmu_cache, gva(addr), error_code);
+        switch (r.kind) {
           case "fixed":
             return 1;
           case "retry":
-            if (vmx.mmu_cache.pages.length > 0) vmx.pin_gfn = Math.floor(addr / PAGE_SIZE);
+            vmx.pin_gfn = r.pin_gfn;
+            vmx.need_topup = true;
+            return 1;
+          case "guest_fault":
+            kvm_inject_page_fault(vcpu, addr, r.error_code);
             return 1;
           case "mmio":
             stat.mmio_exits++;
-            return kvm_internal_error(run, `MMIO access to gpa 0x${addr.toString(16)}: instruction emulator not built yet`);
+            return kvm_internal_error(run, `access to gpa 0x${r.gpa.toString(16)} outside guest memory (MMIO emulation is not available)`);
         }
       }
       run_exception(run, vector, vmcs_read32(VMCS.VM_EXIT_INTR_ERROR_CODE));
@@ -490,6 +499,14 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
     }
     case EXIT_REASON_CR_ACCESS:
       return handle_cr(vcpu);
+    case EXIT_REASON_INVLPG:
+      if ((vcpu.cr0 & X86_CR0_PG) !== 0) {
+        spin_lock(vcpu.kvm.lock);
+        kvm_mmu_invlpg(vcpu, gva(vmcs_readl(VMCS.EXIT_QUALIFICATION)));
+        spin_unlock(vcpu.kvm.lock);
+      }
+      skip_emulated_instruction();
+      return 1;
     default: {
       // kvm_run->hw.hardware_exit_reason
       set_exit_reason(run, KVM_EXIT_UNKNOWN);
@@ -497,6 +514,14 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
       return 0;
     }
   }
+}
+
+/** Reflect a page fault into the guest: CR2 and an injected #PF with its error code,
+ *  delivered through the guest's IDT at the next VM entry. */
+function kvm_inject_page_fault(vcpu: kvm_vcpu, addr: number, error_code: number): void {
+  vcpu.cr2 = addr >>> 0;
+  vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (14 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
+  vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
 }
 
 function kvm_internal_error(run: Kva, why: string): number {
