@@ -27,6 +27,7 @@ import { MachineCheck } from "../phys_mem.js";
 import { PAGE_SIZE, type Hpa } from "../addr.js";
 import type { NonRootControls, Stop, X86Cpu } from "./cpu.js";
 import { execute } from "./interp.js";
+import { MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_EIP, MSR_IA32_SYSENTER_ESP } from "./msr.js";
 import { CR4_VMXE, ESP, type SegmentReg, type X86State } from "./state.js";
 import {
   CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
@@ -60,6 +61,9 @@ const FIELD_SLOT = new Map<number, number>();
 }
 /** Width of a field from encoding bits 14:13: 0 16-bit, 1 64-bit, 2 32-bit, 3 natural. */
 const field_width = (enc: number) => (enc >>> 13) & 3;
+
+const SYSENTER_MSRS = [MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP];
+const GUEST_SYSENTER_FIELDS = [VMCS.GUEST_SYSENTER_CS, VMCS.GUEST_SYSENTER_ESP, VMCS.GUEST_SYSENTER_EIP];
 
 /** Guest state the hypervisor keeps in software across VM exits. */
 export interface GuestSoftwareRegs {
@@ -188,6 +192,7 @@ export class VmxUnit {
     if (!launch && !act.launched) return this.fail(VMXERR_VMRESUME_NONLAUNCHED_VMCS);
 
     const host = snapshot(this.x86.state);
+    const host_sysenter = SYSENTER_MSRS.map((m) => this.x86.msrs.read(m) ?? 0n);
     const st = this.x86.state;
     this.load_guest_state(st, regs);
     if ((st.eflags & 2) === 0) {
@@ -228,6 +233,7 @@ export class VmxUnit {
     this.save_guest_state(st, regs);
     this.x86.vmx = null;
     restore(st, host);
+    SYSENTER_MSRS.forEach((m, i) => this.x86.msrs.write(m, host_sysenter[i]));
     return SUCCEED;
   }
 
@@ -337,6 +343,8 @@ export class VmxUnit {
     st.gdtr = { base: this.rd(VMCS.GUEST_GDTR_BASE), limit: this.rd(VMCS.GUEST_GDTR_LIMIT) };
     st.idtr = { base: this.rd(VMCS.GUEST_IDTR_BASE), limit: this.rd(VMCS.GUEST_IDTR_LIMIT) };
     st.interruptibility = this.rd(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+    // The SYSENTER MSRs are part of the guest-state area (SDM 24.4.1).
+    SYSENTER_MSRS.forEach((m, i) => this.x86.msrs.write(m, BigInt(this.rd(GUEST_SYSENTER_FIELDS[i]) >>> 0)));
     this.x86.flush_tlb(true);
   }
 
@@ -358,6 +366,7 @@ export class VmxUnit {
     this.vmwrite(VMCS.GUEST_IDTR_BASE, st.idtr.base);
     this.vmwrite(VMCS.GUEST_IDTR_LIMIT, st.idtr.limit);
     this.vmwrite(VMCS.GUEST_INTERRUPTIBILITY_INFO, st.interruptibility);
+    SYSENTER_MSRS.forEach((m, i) => this.vmwrite(GUEST_SYSENTER_FIELDS[i], Number((this.x86.msrs.read(m) ?? 0n) & 0xffffffffn)));
   }
 
   private rd_seg([sel, base, limit, ar]: SegmentFields): SegmentReg {
