@@ -111,6 +111,13 @@ export interface kvm_vcpu {
   efer: bigint;
   apic_base: bigint;
   readonly mmu: kvm_mmu;
+  /** Interrupts queued by KVM_INTERRUPT, one bit per vector (irq_pending in 2007). */
+  readonly irq_pending: Uint32Array;
+  /** KVM_SET_GUEST_DEBUG control word (KVM_GUESTDBG_*). */
+  guest_debug: number;
+  /** Emulated MSRs without a VMCS field. */
+  misc_enable: bigint;
+  tsc_offset: bigint;
   /** A PIO exit whose completion (IN data into RAX) waits for the next KVM_RUN. */
   pio_pending: { in: boolean; size: number } | null;
   /** The file behind the vcpu fd (for the vm's reference count). */

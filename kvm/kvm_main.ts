@@ -7,7 +7,7 @@
 // Each vcpu fd holds a reference to the VM (kvm.users_count); the VM is destroyed when
 // the vm fd and every vcpu fd are closed, and only then are vcpus freed.
 
-import { EEXIST, EFAULT, EINVAL, EIO, ENOMEM, ENOTTY } from "../compat/linux/errno.js";
+import { E2BIG, EEXIST, EFAULT, EINVAL, EIO, ENOMEM, ENOTTY } from "../compat/linux/errno.js";
 import { anon_inode_getfd } from "../compat/linux/anon_inodes.js";
 import { O_CLOEXEC, O_RDWR, type file, type file_operations, type inode } from "../compat/linux/fs.js";
 import { __GFP_ZERO, GFP_KERNEL, __free_page, alloc_page } from "../compat/linux/gfp.js";
@@ -21,16 +21,17 @@ import { get_current } from "../compat/linux/sched.js";
 import { kfree, kzalloc } from "../compat/linux/slab.js";
 import { spin_lock, spin_lock_init, spin_unlock, spinlock_t } from "../compat/linux/spinlock.js";
 import { copy_from_user, copy_to_user } from "../compat/linux/uaccess.js";
-import { PAGE_SIZE, uva } from "../compat/linux/types.js";
+import { PAGE_SIZE, uva, type Uva } from "../compat/linux/types.js";
 import { cpu_has_vmx } from "../compat/linux/asm/processor.js";
 import * as uapi from "../include/uapi/linux/kvm.js";
 import { encode } from "../include/uapi/struct_layout.js";
 import {
   KVM_MAX_VCPUS, KVM_MEMORY_SLOTS, KVM_VCPU_MMAP_PAGES, new_kvm_stat, type kvm, type kvm_memory_slot, type kvm_vcpu,
 } from "./kvm_host.js";
-import { kvm_free_physmem_slot, kvm_mmu_zap_all } from "./mmu.js";
+import { kvm_free_physmem_slot, kvm_mmu_gva_to_gpa, kvm_mmu_zap_all, mmu_pin_gfn } from "./mmu.js";
+import { msrs_to_save, vmx_get_msr, vmx_set_msr } from "./x86_msr.js";
 import {
-  alloc_vmcs, vmx_get_regs, vmx_get_sregs, vmx_hardware_disable_all, vmx_hardware_enable_all, vmx_set_regs,
+  alloc_vmcs, kvm_queue_interrupt, vmx_get_regs, vmx_update_exception_bitmap, vmx_get_sregs, vmx_hardware_disable_all, vmx_hardware_enable_all, vmx_set_regs,
   vmx_set_sregs, vmx_vcpu_decache, vmx_vcpu_free, vmx_vcpu_load, vmx_vcpu_put, vmx_vcpu_run, vmx_vcpu_setup,
 } from "./vmx.js";
 
@@ -70,9 +71,26 @@ async function kvm_dev_ioctl(_filp: file, cmd: number, arg: number): Promise<num
     case IOC.KVM_GET_VCPU_MMAP_SIZE:
       if (arg !== 0) return -EINVAL;
       return KVM_VCPU_MMAP_PAGES * PAGE_SIZE;
+    case IOC.KVM_GET_MSR_INDEX_LIST:
+      return kvm_dev_ioctl_get_msr_index_list(uva(arg));
     default:
       return -ENOTTY;
   }
+}
+
+/** KVM_GET_MSR_INDEX_LIST: nmsrs is written back with the real count; then E2BIG if
+ *  the caller's array is too small. (A result to copy out together with an error: on
+ *  FreeBSD, sys_ioctl copies IOC_OUT data only on success, which is the 2007 port's
+ *  problem with this ioctl.) */
+async function kvm_dev_ioctl_get_msr_index_list(argp: Uva): Promise<number> {
+  const hdr = new Uint8Array(uapi.kvm_msr_list_layout.span);
+  if ((await copy_from_user(hdr, argp)) !== 0) return -EFAULT;
+  const n = uapi.kvm_msr_list_layout.decode(hdr).nmsrs;
+  if ((await copy_to_user(argp, encode(uapi.kvm_msr_list_layout, { nmsrs: msrs_to_save.length }))) !== 0) return -EFAULT;
+  if (n < msrs_to_save.length) return -E2BIG;
+  const list = new Uint8Array(4 * msrs_to_save.length);
+  msrs_to_save.forEach((m, i) => new DataView(list.buffer).setUint32(4 * i, m, true));
+  return efault(await copy_to_user(uva(argp + uapi.kvm_msr_list_layout.span), list));
 }
 
 function kvm_vm_ioctl_check_extension(ext: number): number {
@@ -294,6 +312,7 @@ async function kvm_vm_ioctl_create_vcpu(kvm: kvm, id: number): Promise<number> {
       run_page, run: page_address(run_page), pio_page, pio_data: page_address(pio_page), vmcs_page,
       regs: new Uint32Array(8), cr2: 0, cr0: 0, cr4: 0, cr3: 0, efer: 0n, apic_base: 0xfee00000n | (id === 0 ? 0x100n : 0n),
       mmu: { root: null, pages: [] }, pio_pending: null, filp: null,
+      irq_pending: new Uint32Array(8), guest_debug: 0, misc_enable: 1n, tsc_offset: 0n,
     };
     await vmx_vcpu_load(vcpu);
     vmx_vcpu_setup(vcpu);
@@ -386,10 +405,90 @@ async function kvm_vcpu_ioctl_locked(vcpu: kvm_vcpu, cmd: number, arg: number): 
       vmx_vcpu_put(vcpu);
       return 0;
     }
+    case IOC.KVM_GET_MSRS:
+      return msr_io(vcpu, argp, false);
+    case IOC.KVM_SET_MSRS:
+      return msr_io(vcpu, argp, true);
+    case IOC.KVM_TRANSLATE: {
+      const b = new Uint8Array(uapi.kvm_translation_layout.span);
+      if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
+      const tr = uapi.kvm_translation_layout.decode(b);
+      // The walk reads guest page tables; user memory behind them is pinned first.
+      let gpa: number | null = null;
+      for (let tries = 0; tries < 3; tries++) {
+        spin_lock(vcpu.kvm.lock);
+        const w = kvm_mmu_gva_to_gpa(vcpu, Number(tr.linear_address & 0xffffffffn));
+        spin_unlock(vcpu.kvm.lock);
+        if (w.kind !== "unpinned") {
+          gpa = w.kind === "ok" ? w.gpa : null;
+          break;
+        }
+        const r = await mmu_pin_gfn(vcpu.kvm, w.gfn);
+        if (r < 0) return r;
+      }
+      // As Linux reports it: writeable = 1, usermode = 0, whatever the guest's tables say.
+      tr.physical_address = gpa === null ? 0xffffffffffffffffn : BigInt(gpa);
+      tr.valid = gpa === null ? 0 : 1;
+      tr.writeable = 1;
+      tr.usermode = 0;
+      return efault(await copy_to_user(argp, encode(uapi.kvm_translation_layout, tr)));
+    }
+    case IOC.KVM_INTERRUPT: {
+      const b = new Uint8Array(uapi.kvm_interrupt_layout.span);
+      if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
+      const irq = uapi.kvm_interrupt_layout.decode(b).irq;
+      if (irq >= uapi.KVM_NR_INTERRUPTS) return -EINVAL;
+      kvm_queue_interrupt(vcpu, irq);
+      return 0;
+    }
+    case IOC.KVM_SET_GUEST_DEBUG: {
+      const b = new Uint8Array(uapi.kvm_guest_debug_layout.span);
+      if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
+      const dbg = uapi.kvm_guest_debug_layout.decode(b);
+      const known = uapi.KVM_GUESTDBG_ENABLE | uapi.KVM_GUESTDBG_SINGLESTEP | uapi.KVM_GUESTDBG_USE_SW_BP;
+      // Hardware breakpoints need DR0-DR3 matching in the CPU, which it does not do.
+      if ((dbg.control & ~known) !== 0) return -EINVAL;
+      vcpu.guest_debug = dbg.control;
+      await vmx_vcpu_load(vcpu);
+      vmx_update_exception_bitmap(vcpu);
+      vmx_vcpu_put(vcpu);
+      return 0;
+    }
     default:
       pr_err(`kvm: unknown vcpu ioctl 0x${cmd.toString(16)} (nr 0x${_IOC_NR(cmd).toString(16)})`);
       return -ENOTTY;
   }
+}
+
+/** Maximum entries of one KVM_GET_MSRS / KVM_SET_MSRS (MAX_IO_MSRS). */
+const MAX_IO_MSRS = 256;
+
+/** msr_io: entries follow the kvm_msrs header; returns how many were processed (it
+ *  stops at the first MSR the guest CPU does not have). */
+async function msr_io(vcpu: kvm_vcpu, argp: Uva, write: boolean): Promise<number> {
+  const hdr = new Uint8Array(uapi.kvm_msrs_layout.span);
+  if ((await copy_from_user(hdr, argp)) !== 0) return -EFAULT;
+  const n = uapi.kvm_msrs_layout.decode(hdr).nmsrs;
+  if (n >= MAX_IO_MSRS) return -E2BIG;
+  const esz = uapi.kvm_msr_entry_layout.span;
+  const entries_p = uva(argp + uapi.kvm_msrs_layout.span);
+  const buf = new Uint8Array(n * esz);
+  if ((await copy_from_user(buf, entries_p)) !== 0) return -EFAULT;
+  let done = 0;
+  await vmx_vcpu_load(vcpu);
+  for (; done < n; done++) {
+    const e = uapi.kvm_msr_entry_layout.decode(buf, done * esz);
+    if (write) {
+      if (!vmx_set_msr(vcpu, e.index, e.data)) break;
+    } else {
+      const v = vmx_get_msr(vcpu, e.index);
+      if (v === null) break;
+      uapi.kvm_msr_entry_layout.encode({ ...e, data: v }, buf, done * esz);
+    }
+  }
+  vmx_vcpu_put(vcpu);
+  if (!write && (await copy_to_user(entries_p, buf)) !== 0) return -EFAULT;
+  return done;
 }
 
 /** mmap of the vcpu fd: page 0 is kvm_run, page KVM_PIO_PAGE_OFFSET the PIO data. */

@@ -21,8 +21,8 @@ import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import { PAGE_SHIFT, PAGE_SIZE, kva, uva, type Kva, type gpa_t, type gva_t } from "../compat/linux/types.js";
 import type { kvm, kvm_memory_slot, kvm_mmu_page, kvm_vcpu } from "./kvm_host.js";
 import {
-  PFERR_USER_MASK, PFERR_WRITE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, paging32_set_accessed_dirty,
-  paging32_walk_addr,
+  PFERR_USER_MASK, PFERR_WRITE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK,
+  paging32_set_accessed_dirty, paging32_walk_addr,
 } from "./paging_tmpl.js";
 
 const PT32_ENT_PER_PAGE = 1024;
@@ -226,4 +226,14 @@ export function kvm_free_physmem_slot(slot: kvm_memory_slot): void {
     else put_page(p);
   }
   slot.phys_mem.fill(null);
+}
+
+/** gva_to_gpa for the current paging mode (KVM_TRANSLATE). Caller holds kvm.lock. */
+export function kvm_mmu_gva_to_gpa(vcpu: kvm_vcpu, addr: number): { kind: "ok"; gpa: gpa_t } | { kind: "invalid" } | { kind: "unpinned"; gfn: number } {
+  if ((vcpu.cr0 & (1 << 31)) === 0) return { kind: "ok", gpa: addr as gpa_t };
+  if ((vcpu.cr4 & (1 << 5)) !== 0) return { kind: "invalid" };
+  const w = paging32_walk_addr(vcpu, addr as gva_t, false, false);
+  if (w.kind === "ok") return { kind: "ok", gpa: w.gpa };
+  if (w.kind === "unpinned") return { kind: "unpinned", gfn: w.gfn };
+  return { kind: "invalid" };
 }

@@ -17,7 +17,8 @@ import { X86_CR0_NE, X86_CR0_PE, X86_CR0_PG, X86_CR0_TS, X86_CR0_WP, X86_CR4_PAE
 import { rdmsrl } from "../compat/linux/asm/msr.js";
 import {
   CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
-  CPU_BASED_UNCOND_IO_EXITING, EXIT_REASON_CPUID, EXIT_REASON_CR_ACCESS, EXIT_REASON_EXCEPTION_NMI,
+  CPU_BASED_UNCOND_IO_EXITING, CPU_BASED_VIRTUAL_INTR_PENDING, EXIT_REASON_CPUID, EXIT_REASON_MSR_READ,
+  EXIT_REASON_MSR_WRITE, EXIT_REASON_PENDING_INTERRUPT, INTR_TYPE_EXT_INTR, EXIT_REASON_CR_ACCESS, EXIT_REASON_EXCEPTION_NMI,
   EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_HLT, EXIT_REASON_INVLPG, EXIT_REASON_IO_INSTRUCTION, EXIT_REASON_TRIPLE_FAULT,
   INTR_INFO_DELIVER_CODE_MASK, INTR_INFO_VALID_MASK, INTR_TYPE_HARD_EXCEPTION,
   INTR_INFO_VECTOR_MASK, MSR_IA32_VMX_BASIC, PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING, VMCS,
@@ -37,12 +38,14 @@ import { get_cpu, num_online_cpus, on_each_cpu, put_cpu, smp_call_function_singl
 import { PAGE_SHIFT, PAGE_SIZE, gpa, gva, kva, type Kva } from "../compat/linux/types.js";
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import {
-  KVM_EXIT_EXCEPTION, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_IN,
+  KVM_EXIT_DEBUG, KVM_EXIT_EXCEPTION, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_IRQ_WINDOW_OPEN,
+  KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_SW_BP, kvm_debug_exit_arch_layout, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_IN,
   KVM_EXIT_IO_OUT, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN, KVM_INTERNAL_ERROR_EMULATION, KVM_PIO_PAGE_OFFSET,
   KVM_RUN_EXIT_UNION, kvm_run_header_layout, kvm_run_io_layout, type kvm_segment, type kvm_sregs,
 } from "../include/uapi/linux/kvm.js";
 import { encode, u64 } from "../include/uapi/struct_layout.js";
 import type { kvm_vcpu } from "./kvm_host.js";
+import { vmx_get_msr, vmx_set_msr } from "./x86_msr.js";
 import {
   kvm_mmu_invlpg, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
   nonpaging_page_fault, paging32_page_fault, type FaultResult, type mmu_memory_cache,
@@ -314,7 +317,8 @@ export function vmx_get_sregs(vcpu: kvm_vcpu): kvm_sregs {
     gdt: { base: BigInt(vmcs_readl(VMCS.GUEST_GDTR_BASE) >>> 0), limit: vmcs_read32(VMCS.GUEST_GDTR_LIMIT) & 0xffff, padding: new Uint8Array(6) },
     idt: { base: BigInt(vmcs_readl(VMCS.GUEST_IDTR_BASE) >>> 0), limit: vmcs_read32(VMCS.GUEST_IDTR_LIMIT) & 0xffff, padding: new Uint8Array(6) },
     cr0: BigInt(vcpu.cr0), cr2: BigInt(vcpu.cr2 >>> 0), cr3: BigInt(vcpu.cr3 >>> 0), cr4: BigInt(vcpu.cr4), cr8: 0n,
-    efer: vcpu.efer, apic_base: vcpu.apic_base, interrupt_bitmap: [0n, 0n, 0n, 0n],
+    efer: vcpu.efer, apic_base: vcpu.apic_base,
+    interrupt_bitmap: [0, 1, 2, 3].map((i) => BigInt(vcpu.irq_pending[2 * i]) | (BigInt(vcpu.irq_pending[2 * i + 1]) << 32n)),
   };
 }
 
@@ -335,9 +339,79 @@ export function vmx_set_sregs(vcpu: kvm_vcpu, s: kvm_sregs): void {
   vcpu.cr3 = Number(s.cr3 & 0xffffffffn);
   vcpu.efer = s.efer;
   vcpu.apic_base = s.apic_base;
+  for (let i = 0; i < 4; i++) {
+    vcpu.irq_pending[2 * i] = Number(s.interrupt_bitmap[i] & 0xffffffffn);
+    vcpu.irq_pending[2 * i + 1] = Number((s.interrupt_bitmap[i] >> 32n) & 0xffffffffn);
+  }
   vmx_set_cr0(vcpu, Number(s.cr0 & 0xffffffffn));
   vmx_set_cr4(vcpu, Number(s.cr4 & 0xffffffffn));
   kvm_mmu_reset_context(vcpu);
+}
+
+// --- interrupts (KVM_INTERRUPT) and guest debugging -------------------------------------
+
+const X86_EFLAGS_TF = 1 << 8;
+const GUEST_INTR_STATE_STI = 1, GUEST_INTR_STATE_MOV_SS = 2;
+
+export function kvm_queue_interrupt(vcpu: kvm_vcpu, irq: number): void {
+  vcpu.irq_pending[irq >>> 5] |= 1 << (irq & 31);
+}
+
+function irq_pending_any(vcpu: kvm_vcpu): boolean {
+  return vcpu.irq_pending.some((w) => w !== 0);
+}
+
+/** The lowest pending vector, cleared (kvm_pop_irq). */
+function kvm_pop_irq(vcpu: kvm_vcpu): number {
+  for (let w = 0; w < 8; w++) {
+    const bits = vcpu.irq_pending[w];
+    if (bits === 0) continue;
+    const b = 31 - Math.clz32(bits & -bits);
+    vcpu.irq_pending[w] &= ~(1 << b);
+    return w * 32 + b;
+  }
+  return -1;
+}
+
+/** The guest can take an external interrupt now: IF set, no STI/MOV SS shadow. */
+function guest_interruptible(): boolean {
+  return (vmcs_readl(VMCS.GUEST_RFLAGS) & (1 << 9)) !== 0 &&
+    (vmcs_read32(VMCS.GUEST_INTERRUPTIBILITY_INFO) & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) === 0;
+}
+
+/** do_interrupt_requests: inject the next queued interrupt if the guest can take it,
+ *  otherwise ask for an exit as soon as it can (interrupt-window exiting). */
+function do_interrupt_requests(vcpu: kvm_vcpu, request_window: boolean): void {
+  const entry_busy = (vmcs_read32(VMCS.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID_MASK) !== 0;
+  const can = guest_interruptible();
+  if (!entry_busy && can && irq_pending_any(vcpu)) {
+    const irq = kvm_pop_irq(vcpu);
+    vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (irq | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK) >>> 0);
+  }
+  // Interrupts blocked: wait for the guest to unblock them.
+  const ctl = vmcs_read32(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+  const want_window = !can && (irq_pending_any(vcpu) || request_window);
+  vmcs_write32(VMCS.CPU_BASED_VM_EXEC_CONTROL, want_window ? ctl | CPU_BASED_VIRTUAL_INTR_PENDING : ctl & ~CPU_BASED_VIRTUAL_INTR_PENDING);
+}
+
+/** KVM_SET_GUEST_DEBUG: which exceptions exit to userspace. #PF always exits (shadow MMU). */
+export function vmx_update_exception_bitmap(vcpu: kvm_vcpu): void {
+  let eb = 1 << 14;
+  if (vcpu.guest_debug & KVM_GUESTDBG_ENABLE) {
+    if (vcpu.guest_debug & KVM_GUESTDBG_SINGLESTEP) eb |= 1 << 1;
+    if (vcpu.guest_debug & KVM_GUESTDBG_USE_SW_BP) eb |= 1 << 3;
+  }
+  vmcs_write32(VMCS.EXCEPTION_BITMAP, eb);
+}
+
+/** KVM_EXIT_DEBUG with the exception, the linear pc, DR6 and DR7, as Linux reports them. */
+function debug_exit(vcpu: kvm_vcpu, exception: number, dr6: number): number {
+  const pc = (vmcs_readl(VMCS.GUEST_CS_BASE) + vmcs_readl(VMCS.GUEST_RIP)) >>> 0;
+  set_exit_reason(vcpu.run, KVM_EXIT_DEBUG);
+  kwrite(kva(vcpu.run + KVM_RUN_EXIT_UNION), encode(kvm_debug_exit_arch_layout, {
+    exception, pad: 0, pc: BigInt(pc), dr6: BigInt(dr6 >>> 0), dr7: BigInt(vmcs_readl(VMCS.GUEST_DR7) >>> 0),
+  }));
+  return 0;
 }
 
 // --- the run loop ---------------------------------------------------------------------
@@ -386,12 +460,24 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
       if (r < 0) break;
       continue;
     }
+    const request_window = kread(kva(run + kvm_run_header_layout.offsetOf("request_interrupt_window")!), 1)[0] !== 0;
+    if (request_window && !irq_pending_any(vcpu) && guest_interruptible()) {
+      // dm_request_for_irq_injection: userspace may inject now.
+      set_exit_reason(run, KVM_EXIT_IRQ_WINDOW_OPEN);
+      vcpu.kvm.stat.request_irq_exits++;
+      r = 0;
+      break;
+    }
+    do_interrupt_requests(vcpu, request_window);
+    const singlestep = (vcpu.guest_debug & (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)) === (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP);
+    if (singlestep) vmcs_writel(VMCS.GUEST_RFLAGS, vmcs_readl(VMCS.GUEST_RFLAGS) | X86_EFLAGS_TF);
     vmcs_writel(VMCS.GUEST_CR3, mmu_root_hpa(vcpu));
     local_irq_disable();
     const soft = { gpr: vcpu.regs, cr2: vcpu.cr2 };
     const st = __vmx_vcpu_run(vcpu.launched, soft);
     vcpu.cr2 = soft.cr2;
     local_irq_enable();
+    if (singlestep && st.ok) vmcs_writel(VMCS.GUEST_RFLAGS, vmcs_readl(VMCS.GUEST_RFLAGS) & ~X86_EFLAGS_TF);
     if (!st.ok) {
       set_exit_reason(run, KVM_EXIT_FAIL_ENTRY);
       kwrite(kva(run + KVM_RUN_EXIT_UNION), encode(u64(), BigInt(st.invalid ? 0xffffffff : st.error)));
@@ -425,9 +511,9 @@ async function kvm_resched(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
 
 function post_kvm_run_save(vcpu: kvm_vcpu): void {
   const run = vcpu.run;
-  const rflags = vmcs_readl(VMCS.GUEST_RFLAGS);
-  const if_flag = (rflags >>> 9) & 1;
-  kwrite(kva(run + kvm_run_header_layout.offsetOf("ready_for_interrupt_injection")!), new Uint8Array([if_flag, if_flag]));
+  const if_flag = (vmcs_readl(VMCS.GUEST_RFLAGS) >>> 9) & 1;
+  const ready = !irq_pending_any(vcpu) && guest_interruptible() ? 1 : 0;
+  kwrite(kva(run + kvm_run_header_layout.offsetOf("ready_for_interrupt_injection")!), new Uint8Array([ready, if_flag]));
   kwrite(kva(run + kvm_run_header_layout.offsetOf("apic_base")!), encode(u64(), vcpu.apic_base));
 }
 
@@ -469,6 +555,8 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
             return kvm_internal_error(run, `access to gpa 0x${r.gpa.toString(16)} outside guest memory (MMIO emulation is not available)`);
         }
       }
+      if (vector === 1 && (vcpu.guest_debug & KVM_GUESTDBG_ENABLE)) return debug_exit(vcpu, 1, vmcs_readl(VMCS.EXIT_QUALIFICATION) | 0xffff0ff0);
+      if (vector === 3 && (vcpu.guest_debug & KVM_GUESTDBG_USE_SW_BP)) return debug_exit(vcpu, 3, 0xffff0ff0);
       run_exception(run, vector, vmcs_read32(VMCS.VM_EXIT_INTR_ERROR_CODE));
       return 0;
     }
@@ -481,10 +569,41 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
     case EXIT_REASON_IO_INSTRUCTION:
       return handle_io(vcpu);
     case EXIT_REASON_HLT:
-      stat.halt_exits++;
       skip_emulated_instruction();
+      // A queued interrupt will wake the guest at once (handle_halt).
+      if (irq_pending_any(vcpu) && (vmcs_readl(VMCS.GUEST_RFLAGS) & (1 << 9)) !== 0) return 1;
+      stat.halt_exits++;
       set_exit_reason(run, KVM_EXIT_HLT);
       return 0;
+    case EXIT_REASON_PENDING_INTERRUPT:
+      // The window opened: do_interrupt_requests injects, or userspace is told.
+      stat.irq_window_exits++;
+      vmcs_write32(VMCS.CPU_BASED_VM_EXEC_CONTROL, vmcs_read32(VMCS.CPU_BASED_VM_EXEC_CONTROL) & ~CPU_BASED_VIRTUAL_INTR_PENDING);
+      if (!irq_pending_any(vcpu) && kread(kva(run + kvm_run_header_layout.offsetOf("request_interrupt_window")!), 1)[0] !== 0) {
+        set_exit_reason(run, KVM_EXIT_IRQ_WINDOW_OPEN);
+        return 0;
+      }
+      return 1;
+    case EXIT_REASON_MSR_READ: {
+      const v = vmx_get_msr(vcpu, vcpu.regs[VCPU_REGS_RCX]);
+      if (v === null) {
+        kvm_inject_gp(vcpu);
+        return 1;
+      }
+      vcpu.regs[VCPU_REGS_RAX] = Number(v & 0xffffffffn);
+      vcpu.regs[VCPU_REGS_RDX] = Number((v >> 32n) & 0xffffffffn);
+      skip_emulated_instruction();
+      return 1;
+    }
+    case EXIT_REASON_MSR_WRITE: {
+      const v = (BigInt(vcpu.regs[VCPU_REGS_RDX]) << 32n) | BigInt(vcpu.regs[VCPU_REGS_RAX]);
+      if (!vmx_set_msr(vcpu, vcpu.regs[VCPU_REGS_RCX], v)) {
+        kvm_inject_gp(vcpu);
+        return 1;
+      }
+      skip_emulated_instruction();
+      return 1;
+    }
     case EXIT_REASON_CPUID: {
       const leaf = vcpu.regs[VCPU_REGS_RAX];
       const c = cpuid(leaf, vcpu.regs[VCPU_REGS_RCX]);
@@ -522,6 +641,12 @@ function kvm_inject_page_fault(vcpu: kvm_vcpu, addr: number, error_code: number)
   vcpu.cr2 = addr >>> 0;
   vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (14 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
   vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
+}
+
+/** Inject #GP(0), e.g. for an RDMSR of an MSR the guest CPU does not have. */
+function kvm_inject_gp(_vcpu: kvm_vcpu): void {
+  vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (13 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
+  vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
 }
 
 function kvm_internal_error(run: Kva, why: string): number {
