@@ -32,6 +32,9 @@ export interface kvm_memory_slot {
   phys_mem: (page | null)[];
   /** Kernel-allocated pages belong to the slot; pinned user pages only hold a reference. */
   kernel_owned: boolean;
+  /** With KVM_MEM_LOG_DIRTY_PAGES: one bit per page (bit 0 = first page), in
+   *  ALIGN(npages, 64) / 8 bytes. Protected by kvm.lock. */
+  dirty_bitmap: Uint8Array | null;
 }
 
 export interface kvm_stat_counters {

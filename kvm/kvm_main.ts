@@ -7,7 +7,7 @@
 // Each vcpu fd holds a reference to the VM (kvm.users_count); the VM is destroyed when
 // the vm fd and every vcpu fd are closed, and only then are vcpus freed.
 
-import { E2BIG, EEXIST, EFAULT, EINVAL, EIO, ENOMEM, ENOTTY } from "../compat/linux/errno.js";
+import { E2BIG, EEXIST, EFAULT, EINVAL, EIO, ENOENT, ENOMEM, ENOTTY } from "../compat/linux/errno.js";
 import { anon_inode_getfd } from "../compat/linux/anon_inodes.js";
 import { O_CLOEXEC, O_RDWR, type file, type file_operations, type inode } from "../compat/linux/fs.js";
 import { __GFP_ZERO, GFP_KERNEL, __free_page, alloc_page } from "../compat/linux/gfp.js";
@@ -157,6 +157,8 @@ async function kvm_vm_ioctl(filp: file, cmd: number, arg: number): Promise<numbe
     }
     case IOC.KVM_CREATE_VCPU:
       return kvm_vm_ioctl_create_vcpu(kvm, arg);
+    case IOC.KVM_GET_DIRTY_LOG:
+      return kvm_vm_ioctl_get_dirty_log(kvm, uva(arg));
     case IOC.KVM_CHECK_EXTENSION:
       return kvm_vm_ioctl_check_extension(arg);
     default:
@@ -166,9 +168,9 @@ async function kvm_vm_ioctl(filp: file, cmd: number, arg: number): Promise<numbe
 
 /** __kvm_set_memory_region with the checks of the reference table. */
 async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_region, user: boolean): Promise<number> {
-  // KVM_MEM_LOG_DIRTY_PAGES and KVM_MEM_READONLY need dirty tracking and write
-  // emulation in the MMU; until it has them every flag is refused (KVM_CAP_READONLY_MEM is 0).
-  if (mem.flags !== 0) return -EINVAL;
+  // KVM_MEM_READONLY needs write emulation, which this MMU does not do, so it is
+  // refused like any unknown flag (KVM_CAP_READONLY_MEM reports 0).
+  if ((mem.flags & ~uapi.KVM_MEM_LOG_DIRTY_PAGES) !== 0) return -EINVAL;
   if (mem.memory_size % BigInt(PAGE_SIZE) !== 0n || mem.guest_phys_addr % BigInt(PAGE_SIZE) !== 0n) return -EINVAL;
   if (user && mem.userspace_addr % BigInt(PAGE_SIZE) !== 0n) return -EINVAL;
   if (mem.slot >= KVM_MEMORY_SLOTS) return -EINVAL;
@@ -192,8 +194,17 @@ async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_re
     }
     if (old !== null) {
       if (old.npages !== npages) return -EINVAL;
-      if (old.kernel_owned === !user && old.base_gfn === base_gfn && old.flags === mem.flags &&
-          (!user || BigInt(old.userspace_addr!) === mem.userspace_addr)) return 0;
+      if (old.kernel_owned === !user && old.base_gfn === base_gfn &&
+          (!user || BigInt(old.userspace_addr!) === mem.userspace_addr)) {
+        if (old.flags === mem.flags) return 0;
+        // Only the flags change (dirty logging on or off): keep the memory.
+        spin_lock(kvm.lock);
+        old.flags = mem.flags;
+        old.dirty_bitmap = mem.flags & uapi.KVM_MEM_LOG_DIRTY_PAGES ? new Uint8Array(dirty_bitmap_bytes(npages)) : null;
+        kvm_mmu_zap_all(kvm);
+        spin_unlock(kvm.lock);
+        return 0;
+      }
     }
     for (let i = 0; i < KVM_MEMORY_SLOTS; i++) {
       const s = kvm.memslots[i];
@@ -204,6 +215,7 @@ async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_re
       id: mem.slot, base_gfn, npages, flags: mem.flags,
       userspace_addr: user ? uva(Number(mem.userspace_addr)) : null,
       phys_mem: new Array(npages).fill(null), kernel_owned: !user,
+      dirty_bitmap: mem.flags & uapi.KVM_MEM_LOG_DIRTY_PAGES ? new Uint8Array(dirty_bitmap_bytes(npages)) : null,
     };
     if (!user) {
       if (old !== null && old.kernel_owned) {
@@ -228,6 +240,31 @@ async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_re
     spin_unlock(kvm.lock);
     if (old !== null) kvm_free_physmem_slot(old);
     return 0;
+  } finally {
+    mutex_unlock(kvm.slots_lock);
+  }
+}
+
+/** ALIGN(npages, BITS_PER_LONG) / 8 */
+const dirty_bitmap_bytes = (npages: number) => Math.ceil(npages / 64) * 8;
+
+/** KVM_GET_DIRTY_LOG: return the slot's bitmap and clear it, atomically with re-arming
+ *  write protection (every shadow mapping is dropped, so the next write faults again). */
+async function kvm_vm_ioctl_get_dirty_log(kvm: kvm, argp: Uva): Promise<number> {
+  const b = new Uint8Array(uapi.kvm_dirty_log_layout.span);
+  if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
+  const log = uapi.kvm_dirty_log_layout.decode(b);
+  if (log.slot >= KVM_MEMORY_SLOTS) return -EINVAL;
+  await mutex_lock(kvm.slots_lock);
+  try {
+    const slot = kvm.memslots[log.slot];
+    if (slot === null || slot.dirty_bitmap === null) return -ENOENT;
+    spin_lock(kvm.lock);
+    const snapshot = slot.dirty_bitmap.slice();
+    slot.dirty_bitmap.fill(0);
+    if (snapshot.some((x) => x !== 0)) kvm_mmu_zap_all(kvm);
+    spin_unlock(kvm.lock);
+    return efault(await copy_to_user(uva(Number(log.dirty_bitmap)), snapshot));
   } finally {
     mutex_unlock(kvm.slots_lock);
   }

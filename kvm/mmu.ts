@@ -128,17 +128,34 @@ function gfn_to_backing(kvm: kvm, gfn: number): page | "mmio" | "unpinned" {
   return slot.phys_mem[gfn - slot.base_gfn] ?? "unpinned";
 }
 
+/** mark_page_dirty: note a write to gfn in its slot's dirty bitmap. Caller holds kvm.lock. */
+export function mark_page_dirty(kvm: kvm, gfn: number): void {
+  const slot = gfn_to_memslot(kvm, gfn);
+  if (slot === null || slot.dirty_bitmap === null) return;
+  const i = gfn - slot.base_gfn;
+  slot.dirty_bitmap[i >>> 3] |= 1 << (i & 7);
+}
+
+/** Pages of a dirty-logged slot are mapped writable only by a write fault, which logs them. */
+function logging(kvm: kvm, gfn: number): boolean {
+  return gfn_to_memslot(kvm, gfn)?.dirty_bitmap != null;
+}
+
 /** nonpaging_page_fault: guest paging is off, so the faulting linear address is the
  *  guest-physical address; map it 1:1 onto the host frame behind it. */
-export function nonpaging_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gpa_t): FaultResult {
+export function nonpaging_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gpa_t, error_code: number): FaultResult {
   const kvm = vcpu.kvm;
   const gfn = Math.floor(addr / PAGE_SIZE);
+  const write = (error_code & PFERR_WRITE_MASK) !== 0;
   spin_lock(kvm.lock);
   try {
     const backing = gfn_to_backing(kvm, gfn);
     if (backing === "mmio") return { kind: "mmio", gpa: addr };
     if (backing === "unpinned") return { kind: "retry", pin_gfn: gfn };
-    return shadow_set_pte(vcpu, cache, addr, page_to_pfn(backing), true, true) ? FIXED : RETRY;
+    const log = logging(kvm, gfn);
+    if (!shadow_set_pte(vcpu, cache, addr, page_to_pfn(backing), !log || write, true)) return RETRY;
+    if (write) mark_page_dirty(kvm, gfn);
+    return FIXED;
   } finally {
     spin_unlock(kvm.lock);
   }
@@ -167,13 +184,17 @@ export function paging32_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, add
     const backing = gfn_to_backing(kvm, Math.floor(w.gpa / PAGE_SIZE));
     if (backing === "mmio") return { kind: "mmio", gpa: w.gpa };
     if (backing === "unpinned") return { kind: "retry", pin_gfn: Math.floor(w.gpa / PAGE_SIZE) };
-    paging32_set_accessed_dirty(vcpu, w, write);
-    // Writable in the shadow only once dirty; a CR0.WP=0 supervisor write to a
-    // read-only page is writable but supervisor-only.
+    const gfn = Math.floor(w.gpa / PAGE_SIZE);
+    // Writable in the shadow only once dirty (and, in a dirty-logged slot, only after
+    // a write fault logged it); a CR0.WP=0 supervisor write to a read-only page is
+    // writable but supervisor-only.
     const wp_override = write && !user && !w.writable;
-    const writable = (w.writable && (w.dirty || write)) || wp_override;
+    const writable = ((w.writable && (w.dirty || write)) || wp_override) && (write || !logging(kvm, gfn));
     const usr = w.user && !wp_override;
-    return shadow_set_pte(vcpu, cache, addr, page_to_pfn(backing), writable, usr) ? FIXED : RETRY;
+    if (!shadow_set_pte(vcpu, cache, addr, page_to_pfn(backing), writable, usr)) return RETRY;
+    for (const g of paging32_set_accessed_dirty(vcpu, w, write)) mark_page_dirty(kvm, g);
+    if (write) mark_page_dirty(kvm, gfn);
+    return FIXED;
   } finally {
     spin_unlock(kvm.lock);
   }

@@ -110,16 +110,22 @@ export function paging32_walk_addr(vcpu: kvm_vcpu, addr: gva_t, write: boolean, 
 }
 
 /** Set the accessed bits the walk used, and the dirty bit on a write, in guest memory
- *  (the walk's entries are known to be readable: the walk succeeded). */
-export function paging32_set_accessed_dirty(vcpu: kvm_vcpu, w: Extract<guest_walk, { kind: "ok" }>, write: boolean): void {
+ *  (the walk's entries are known to be readable: the walk succeeded). Returns the
+ *  guest frames written, for dirty logging. */
+export function paging32_set_accessed_dirty(vcpu: kvm_vcpu, w: Extract<guest_walk, { kind: "ok" }>, write: boolean): number[] {
   const kvm = vcpu.kvm;
+  const written: number[] = [];
   const set = (at: gpa_t, bits: number) => {
     const r = kvm_read_guest_u32(kvm, at);
-    if (r.ok && (r.value & bits) !== bits) kvm_write_guest_u32(kvm, at, r.value | bits);
+    if (r.ok && (r.value & bits) !== bits) {
+      kvm_write_guest_u32(kvm, at, r.value | bits);
+      written.push(Math.floor(at / PAGE_SIZE));
+    }
   };
   set(w.pde_gpa, PT_ACCESSED_MASK);
   if (!w.large) set(w.pte_gpa, PT_ACCESSED_MASK);
   if (write) set(w.pte_gpa, PT_DIRTY_MASK);
+  return written;
 }
 
 /** paging32_gva_to_gpa (KVM_TRANSLATE): the guest-physical address, or null. */

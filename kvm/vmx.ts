@@ -537,7 +537,7 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
         const addr = vmcs_readl(VMCS.EXIT_QUALIFICATION);
         const error_code = vmcs_read32(VMCS.VM_EXIT_INTR_ERROR_CODE);
         let r: FaultResult;
-        if ((vcpu.cr0 & X86_CR0_PG) === 0) r = nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(addr));
+        if ((vcpu.cr0 & X86_CR0_PG) === 0) r = nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(addr), error_code);
         else if ((vcpu.cr4 & X86_CR4_PAE) !== 0) return kvm_internal_error(run, "PAE guest paging is not shadowed by this MMU");
         else r = paging32_page_fault(vcpu, vmx.mmu_cache, gva(addr), error_code);
         switch (r.kind) {
