@@ -2,7 +2,7 @@
 // padding a C compiler inserts spelled out, so every offset can be checked against
 // the real header (test/uapi/kvm_header.test.ts compiles a gcc probe).
 
-import { Layout, blob, struct, u8, u16, u32, seq } from "@solana/buffer-layout";
+import { Layout, Structure, blob, struct, u8, u16, u32, seq } from "@solana/buffer-layout";
 
 /** An unsigned 64-bit little-endian field, as bigint (C __u64). */
 class U64 extends Layout<bigint> {
@@ -21,7 +21,7 @@ class U64 extends Layout<bigint> {
 export const u64 = (property?: string) => new U64(property);
 /** Padding bytes a C compiler inserts (or an explicit padN[] member). */
 export const pad = (n: number, property: string) => blob(n, property);
-export { Layout, blob, struct, u8, u16, u32, seq };
+export { Layout, Structure, blob, struct, u8, u16, u32, seq };
 
 /** Encode an object into a fresh buffer of the layout's size. */
 export function encode<T>(layout: Layout<T>, value: T): Uint8Array {

@@ -4,7 +4,7 @@
 // them with asm-generic/ioctl.h, a FreeBSD build with sys/ioccom.h.
 
 import { _IO, _IOR, _IOW, _IOWR, type IoctlDef } from "../asm-generic/ioctl.js";
-import { Layout, pad, seq, struct, u16, u32, u64, u8 } from "../struct_layout.js";
+import { Structure, pad, seq, struct, u16, u32, u64, u8 } from "../struct_layout.js";
 
 export const KVM_API_VERSION = 12;
 export const KVMIO = 0xae;
@@ -20,20 +20,20 @@ export const KVM_REGS_FIELDS = [
   "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
   "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags",
 ] as const;
-export const kvm_regs_layout: Layout<kvm_regs> = struct<kvm_regs>(KVM_REGS_FIELDS.map((f) => u64(f)) as never);
+export const kvm_regs_layout: Structure<kvm_regs> = struct<kvm_regs>(KVM_REGS_FIELDS.map((f) => u64(f)) as never);
 
 export interface kvm_segment {
   base: bigint; limit: number; selector: number; type: number;
   present: number; dpl: number; db: number; s: number; l: number; g: number; avl: number;
   unusable: number; padding: number;
 }
-export const kvm_segment_layout: Layout<kvm_segment> = struct<kvm_segment>([
+export const kvm_segment_layout: Structure<kvm_segment> = struct<kvm_segment>([
   u64("base"), u32("limit"), u16("selector"), u8("type"),
   u8("present"), u8("dpl"), u8("db"), u8("s"), u8("l"), u8("g"), u8("avl"), u8("unusable"), u8("padding"),
 ] as never);
 
 export interface kvm_dtable { base: bigint; limit: number; padding: Uint8Array }
-export const kvm_dtable_layout: Layout<kvm_dtable> = struct<kvm_dtable>([u64("base"), u16("limit"), pad(6, "padding")] as never);
+export const kvm_dtable_layout: Structure<kvm_dtable> = struct<kvm_dtable>([u64("base"), u16("limit"), pad(6, "padding")] as never);
 
 export const KVM_NR_INTERRUPTS = 256;
 export interface kvm_sregs {
@@ -42,7 +42,7 @@ export interface kvm_sregs {
   cr0: bigint; cr2: bigint; cr3: bigint; cr4: bigint; cr8: bigint; efer: bigint; apic_base: bigint;
   interrupt_bitmap: bigint[];
 }
-export const kvm_sregs_layout: Layout<kvm_sregs> = struct<kvm_sregs>([
+export const kvm_sregs_layout: Structure<kvm_sregs> = struct<kvm_sregs>([
   ...["cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt"].map((n) => kvm_segment_layout.replicate(n)),
   kvm_dtable_layout.replicate("gdt"), kvm_dtable_layout.replicate("idt"),
   u64("cr0"), u64("cr2"), u64("cr3"), u64("cr4"), u64("cr8"), u64("efer"), u64("apic_base"),
@@ -50,12 +50,12 @@ export const kvm_sregs_layout: Layout<kvm_sregs> = struct<kvm_sregs>([
 ] as never);
 
 export interface kvm_memory_region { slot: number; flags: number; guest_phys_addr: bigint; memory_size: bigint }
-export const kvm_memory_region_layout: Layout<kvm_memory_region> = struct<kvm_memory_region>([
+export const kvm_memory_region_layout: Structure<kvm_memory_region> = struct<kvm_memory_region>([
   u32("slot"), u32("flags"), u64("guest_phys_addr"), u64("memory_size"),
 ] as never);
 
 export interface kvm_userspace_memory_region extends kvm_memory_region { userspace_addr: bigint }
-export const kvm_userspace_memory_region_layout: Layout<kvm_userspace_memory_region> = struct<kvm_userspace_memory_region>([
+export const kvm_userspace_memory_region_layout: Structure<kvm_userspace_memory_region> = struct<kvm_userspace_memory_region>([
   u32("slot"), u32("flags"), u64("guest_phys_addr"), u64("memory_size"), u64("userspace_addr"),
 ] as never);
 
@@ -69,7 +69,7 @@ export interface kvm_run_header {
   exit_reason: number; ready_for_interrupt_injection: number; if_flag: number; flags: number;
   cr8: bigint; apic_base: bigint;
 }
-export const kvm_run_header_layout: Layout<kvm_run_header> = struct<kvm_run_header>([
+export const kvm_run_header_layout: Structure<kvm_run_header> = struct<kvm_run_header>([
   u8("request_interrupt_window"), u8("immediate_exit"), pad(6, "padding1"),
   u32("exit_reason"), u8("ready_for_interrupt_injection"), u8("if_flag"), u16("flags"),
   u64("cr8"), u64("apic_base"),
@@ -82,7 +82,7 @@ export const KVM_RUN_OFFSETS = { kvm_valid_regs: 288, kvm_dirty_regs: 296, s: 30
 
 /** kvm_run.io (KVM_EXIT_IO); the data is in the vcpu mapping at data_offset. */
 export interface kvm_run_io { direction: number; size: number; port: number; count: number; data_offset: bigint }
-export const kvm_run_io_layout: Layout<kvm_run_io> = struct<kvm_run_io>([
+export const kvm_run_io_layout: Structure<kvm_run_io> = struct<kvm_run_io>([
   u8("direction"), u8("size"), u16("port"), u32("count"), u64("data_offset"),
 ] as never);
 export const KVM_EXIT_IO_IN = 0;
@@ -90,57 +90,57 @@ export const KVM_EXIT_IO_OUT = 1;
 
 /** kvm_run.mmio (KVM_EXIT_MMIO). */
 export interface kvm_run_mmio { phys_addr: bigint; data: Uint8Array; len: number; is_write: number }
-export const kvm_run_mmio_layout: Layout<kvm_run_mmio> = struct<kvm_run_mmio>([
+export const kvm_run_mmio_layout: Structure<kvm_run_mmio> = struct<kvm_run_mmio>([
   u64("phys_addr"), pad(8, "data"), u32("len"), u8("is_write"),
 ] as never);
 
 /** kvm_run.ex (KVM_EXIT_EXCEPTION). */
 export interface kvm_run_ex { exception: number; error_code: number }
-export const kvm_run_ex_layout: Layout<kvm_run_ex> = struct<kvm_run_ex>([u32("exception"), u32("error_code")] as never);
+export const kvm_run_ex_layout: Structure<kvm_run_ex> = struct<kvm_run_ex>([u32("exception"), u32("error_code")] as never);
 
 /** kvm_run.fail_entry (KVM_EXIT_FAIL_ENTRY). */
 export interface kvm_run_fail_entry { hardware_entry_failure_reason: bigint; cpu: number }
-export const kvm_run_fail_entry_layout: Layout<kvm_run_fail_entry> = struct<kvm_run_fail_entry>([
+export const kvm_run_fail_entry_layout: Structure<kvm_run_fail_entry> = struct<kvm_run_fail_entry>([
   u64("hardware_entry_failure_reason"), u32("cpu"),
 ] as never);
 
 /** kvm_run.internal (KVM_EXIT_INTERNAL_ERROR). */
 export interface kvm_run_internal { suberror: number; ndata: number }
-export const kvm_run_internal_layout: Layout<kvm_run_internal> = struct<kvm_run_internal>([u32("suberror"), u32("ndata")] as never);
+export const kvm_run_internal_layout: Structure<kvm_run_internal> = struct<kvm_run_internal>([u32("suberror"), u32("ndata")] as never);
 export const KVM_INTERNAL_ERROR_EMULATION = 1;
 
 /** kvm_run.debug.arch (KVM_EXIT_DEBUG) on x86. */
 export interface kvm_debug_exit_arch { exception: number; pad: number; pc: bigint; dr6: bigint; dr7: bigint }
-export const kvm_debug_exit_arch_layout: Layout<kvm_debug_exit_arch> = struct<kvm_debug_exit_arch>([
+export const kvm_debug_exit_arch_layout: Structure<kvm_debug_exit_arch> = struct<kvm_debug_exit_arch>([
   u32("exception"), u32("pad"), u64("pc"), u64("dr6"), u64("dr7"),
 ] as never);
 
 export interface kvm_interrupt { irq: number }
-export const kvm_interrupt_layout: Layout<kvm_interrupt> = struct<kvm_interrupt>([u32("irq")] as never);
+export const kvm_interrupt_layout: Structure<kvm_interrupt> = struct<kvm_interrupt>([u32("irq")] as never);
 
 export interface kvm_translation {
   linear_address: bigint; physical_address: bigint; valid: number; writeable: number; usermode: number; pad: Uint8Array;
 }
-export const kvm_translation_layout: Layout<kvm_translation> = struct<kvm_translation>([
+export const kvm_translation_layout: Structure<kvm_translation> = struct<kvm_translation>([
   u64("linear_address"), u64("physical_address"), u8("valid"), u8("writeable"), u8("usermode"), pad(5, "pad"),
 ] as never);
 
 export interface kvm_dirty_log { slot: number; padding1: number; dirty_bitmap: bigint }
-export const kvm_dirty_log_layout: Layout<kvm_dirty_log> = struct<kvm_dirty_log>([
+export const kvm_dirty_log_layout: Structure<kvm_dirty_log> = struct<kvm_dirty_log>([
   u32("slot"), u32("padding1"), u64("dirty_bitmap"),
 ] as never);
 
 export interface kvm_msrs_header { nmsrs: number; pad: number }
-export const kvm_msrs_layout: Layout<kvm_msrs_header> = struct<kvm_msrs_header>([u32("nmsrs"), u32("pad")] as never);
+export const kvm_msrs_layout: Structure<kvm_msrs_header> = struct<kvm_msrs_header>([u32("nmsrs"), u32("pad")] as never);
 export interface kvm_msr_entry { index: number; reserved: number; data: bigint }
-export const kvm_msr_entry_layout: Layout<kvm_msr_entry> = struct<kvm_msr_entry>([
+export const kvm_msr_entry_layout: Structure<kvm_msr_entry> = struct<kvm_msr_entry>([
   u32("index"), u32("reserved"), u64("data"),
 ] as never);
 export interface kvm_msr_list_header { nmsrs: number }
-export const kvm_msr_list_layout: Layout<kvm_msr_list_header> = struct<kvm_msr_list_header>([u32("nmsrs")] as never);
+export const kvm_msr_list_layout: Structure<kvm_msr_list_header> = struct<kvm_msr_list_header>([u32("nmsrs")] as never);
 
 export interface kvm_guest_debug { control: number; pad: number; debugreg: bigint[] }
-export const kvm_guest_debug_layout: Layout<kvm_guest_debug> = struct<kvm_guest_debug>([
+export const kvm_guest_debug_layout: Structure<kvm_guest_debug> = struct<kvm_guest_debug>([
   u32("control"), u32("pad"), seq(u64(), 8, "debugreg"),
 ] as never);
 export const KVM_GUESTDBG_ENABLE = 0x1;
