@@ -1,0 +1,14 @@
+// include/linux/module.h: struct module as the loader sees it. A module image carries
+// its init and exit functions (module_init/module_exit) and the modules it depends on.
+
+export interface module {
+  readonly name: string;
+  readonly license: string;
+  readonly description: string;
+  /** Names of modules that must be loaded first (MODULE_SOFTDEP / symbol dependencies). */
+  readonly depends: readonly string[];
+  /** module_init: 0 or -errno. */
+  readonly init: () => Promise<number>;
+  /** module_exit, or null for a module that cannot be unloaded. */
+  readonly exit: (() => Promise<void>) | null;
+}

@@ -1,0 +1,86 @@
+// include/linux/sched.h, arch/x86/include/asm/thread_info.h: the kernel's struct
+// task_struct (a superset of what modules see, sched_types.ts) and its thread_info.
+//
+// Locking: the fields below are touched only by code running on a CPU of this
+// kernel, and synchronous code is never interleaved with other code, so the rq lock
+// and siglock of Linux are implicit: every update between two awaits is atomic.
+
+import type { Context } from "../../../machine/engine.js";
+import type { page } from "./mm_types.js";
+import type { mm_struct } from "../../mm/mm_struct.js";
+import type { files_struct } from "../../fs/file.js";
+import type { wait_queue_head } from "../../kernel/sched/wait.js";
+import type { task_struct as module_task_struct } from "./sched_types.js";
+
+// task->__state
+export const TASK_RUNNING = 0x0000;
+export const TASK_INTERRUPTIBLE = 0x0001;
+export const TASK_UNINTERRUPTIBLE = 0x0002;
+export const TASK_DEAD = 0x0080;
+export const TASK_WAKEKILL = 0x0100;
+export const TASK_KILLABLE = TASK_WAKEKILL | TASK_UNINTERRUPTIBLE;
+export const TASK_NORMAL = TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE;
+
+// task->exit_state
+export const EXIT_DEAD = 0x0010;
+export const EXIT_ZOMBIE = 0x0020;
+
+// task->flags
+export const PF_EXITING = 0x00000004;
+export const PF_KTHREAD = 0x00200000;
+
+// thread_info->flags
+export const TIF_SIGPENDING = 1 << 2;
+export const TIF_NEED_RESCHED = 1 << 3;
+
+/** Bytes of a kernel stack (THREAD_SIZE on x86-64: 16 KiB, order 2). */
+export const THREAD_SIZE_ORDER = 2;
+
+export interface thread_info {
+  flags: number;
+  /** preempt_count of this task: nesting of preempt_disable (spinlocks, get_cpu). */
+  preempt_count: number;
+}
+
+export interface signal_struct {
+  /** wait4() sleeps here for a child to exit (wait_chldexit). */
+  wait_chldexit: wait_queue_head;
+}
+
+export class task_struct implements module_task_struct {
+  readonly thread_info: thread_info = { flags: 0, preempt_count: 0 };
+  __state = TASK_RUNNING;
+  exit_state = 0;
+  /** wait4 status: (code & 0xff) << 8 for exit(), the signal number for a kill. */
+  exit_code = 0;
+  flags = 0;
+  /** CPU whose runqueue this task is on (task_cpu). */
+  cpu = 0;
+  /** Queued on a runqueue (runnable but not running). */
+  on_rq = false;
+  /** Kernel stack pages (THREAD_SIZE), freed when the task is released. */
+  stack: page | null = null;
+  mm: mm_struct | null = null;
+  files: files_struct | null = null;
+  parent: task_struct | null = null;
+  readonly children: task_struct[] = [];
+  /** Pending signals (sigpending.signal), by number. */
+  readonly pending = new Set<number>();
+  /** A synchronous fault signal (force_sig) that kills whatever the disposition. */
+  forced_fatal_signal = 0;
+  signal!: signal_struct;
+  /** lockdep's held_locks, by lock name, for reports. */
+  readonly held_locks: string[] = [];
+  /** A kernel error thrown out of a system call or fault, so the task body rethrows it. */
+  kernel_error: unknown = null;
+  ctx!: Context;
+
+  constructor(
+    readonly pid: number,
+    public comm: string,
+  ) {}
+
+  get state(): number {
+    return this.__state;
+  }
+}

@@ -1,0 +1,174 @@
+// EXPORT_SYMBOL: the Linux kernel API this kernel exports to modules, published in the
+// machine's symbol table under "linux_kernel_api". The interface is Linux's own
+// declaration of these functions (one line per prototype of the headers named);
+// every entry binds to this kernel's native implementation.
+
+import type { Hpa, Kva, Pfn, Uva } from "../../machine/addr.js";
+import { PAGE_SIZE } from "../../machine/addr.js";
+import type { linux_kernel } from "../init/main.js";
+import type { gfp_t } from "../include/linux/gfp_types.js";
+import type { file as module_file, file_operations, inode as module_inode } from "../include/linux/fs_types.js";
+import type { miscdevice } from "../include/linux/miscdevice_types.js";
+import type { page } from "../include/linux/mm_types.js";
+import type { mutex, spinlock_t } from "../include/linux/lock_types.js";
+import type { task_struct as module_task_struct } from "../include/linux/sched_types.js";
+import { PAGE_OFFSET, __pa_raw, __va_raw } from "../arch/x86/include/asm/page.js";
+import { get_current, this_cpu } from "../arch/x86/kernel/percpu.js";
+import { BUG } from "./panic.js";
+import { printk } from "./printk/printk.js";
+import { __free_pages, alloc_pages, page_address, page_to_pfn, pfn_to_page, put_page } from "../mm/page_alloc.js";
+import { kfree, kmalloc, ksize } from "../mm/slab.js";
+import { get_user_pages_fast } from "../mm/gup.js";
+import { spin_lock, spin_lock_init, spin_unlock } from "./locking/spinlock.js";
+import { mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "./locking/mutex.js";
+import { cond_resched, need_resched } from "./sched/core.js";
+import { might_sleep, preempt_disable, preempt_enable } from "./sched/might_sleep.js";
+import { signal_pending } from "./signal.js";
+import { on_each_cpu, smp_call_function_single } from "./smp.js";
+import { misc_deregister, misc_register } from "../drivers/char/misc.js";
+import { anon_inode_getfd } from "../fs/anon_inodes.js";
+import { type file, fget, fput } from "../fs/file_table.js";
+import { copy_from_user, copy_to_user } from "../lib/usercopy.js";
+import { module_data } from "./module/main.js";
+import type { task_struct } from "../include/linux/sched.js";
+
+export const LINUX_KERNEL_API_SYMBOL = "linux_kernel_api";
+
+export interface linux_kernel_api {
+  // <linux/gfp.h>, <linux/mm.h>
+  alloc_pages(gfp_mask: gfp_t, order: number): Promise<page | null>;
+  __free_pages(p: page, order: number): void;
+  page_address(p: page): Kva;
+  page_to_pfn(p: page): Pfn;
+  pfn_to_page(pfn: Pfn): page;
+  virt_to_page(addr: Kva): page;
+  __pa(addr: Kva): Hpa;
+  __va(addr: Hpa): Kva;
+  get_user_pages_fast(start: Uva, nr_pages: number, write: boolean, pages: page[]): Promise<number>;
+  put_page(p: page): void;
+  // <linux/slab.h>
+  kmalloc(size: number, flags: gfp_t): Promise<Kva | null>;
+  kfree(addr: Kva | null): void;
+  ksize(addr: Kva): number;
+  // pointer dereference through the direct map
+  kmem_load(addr: Kva, dst: Uint8Array): void;
+  kmem_store(addr: Kva, src: Uint8Array): void;
+  // <linux/spinlock.h>, <linux/mutex.h>
+  spin_lock_init(lock: spinlock_t, name: string): void;
+  spin_lock(lock: spinlock_t): void;
+  spin_unlock(lock: spinlock_t): void;
+  mutex_init(lock: mutex, name: string): void;
+  mutex_lock(lock: mutex): Promise<void>;
+  mutex_lock_interruptible(lock: mutex): Promise<number>;
+  mutex_unlock(lock: mutex): void;
+  mutex_destroy(lock: mutex): void;
+  // <linux/sched.h>, <linux/preempt.h>, <linux/irqflags.h>, <linux/smp.h>
+  get_current(): module_task_struct;
+  signal_pending(t: module_task_struct): boolean;
+  cond_resched(): Promise<void>;
+  need_resched(): boolean;
+  might_sleep(where: string): void;
+  preempt_disable(): void;
+  preempt_enable(): void;
+  local_irq_disable(): void;
+  local_irq_enable(): void;
+  get_cpu(): number;
+  put_cpu(): void;
+  smp_processor_id(): number;
+  num_online_cpus(): number;
+  on_each_cpu(func: (info: unknown) => void, info: unknown, wait: boolean): Promise<void>;
+  smp_call_function_single(cpu: number, func: (info: unknown) => void, info: unknown, wait: boolean): Promise<number>;
+  // <linux/miscdevice.h>, <linux/fs.h>, <linux/anon_inodes.h>
+  misc_register(misc: miscdevice): Promise<number>;
+  misc_deregister(misc: miscdevice): Promise<void>;
+  anon_inode_getfd(name: string, fops: file_operations, priv: unknown, flags: number): Promise<number>;
+  fget(fd: number): module_file | null;
+  fput(f: module_file): Promise<void>;
+  file_inode(f: module_file): module_inode;
+  // <linux/uaccess.h>
+  copy_to_user(to: Uva, from: Uint8Array, n: number): Promise<number>;
+  copy_from_user(to: Uint8Array, from: Uva, n: number): Promise<number>;
+  // <linux/printk.h>
+  printk(level: string, msg: string): void;
+  // <linux/module.h>
+  module_data<T>(module_name: string, init: () => T): T;
+}
+
+/** Range check of a direct-map access: an address outside it is an oops. */
+function direct_map_check(k: linux_kernel, addr: number, len: number, what: string): number {
+  const pa = addr - PAGE_OFFSET;
+  if (!Number.isFinite(addr) || pa < 0 || pa + len > k.zone.spanned_pages * PAGE_SIZE) {
+    if (addr >= 0 && addr < PAGE_SIZE)
+      BUG(k, `kernel NULL pointer dereference, address: ${addr.toString(16).padStart(16, "0")}`, `#PF: supervisor ${what} access in kernel mode`);
+    BUG(k, `unable to handle page fault for address: ${Math.max(0, addr).toString(16).padStart(16, "0")}`, `#PF: supervisor ${what} access in kernel mode`);
+  }
+  return pa;
+}
+
+export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
+  const as_page = (p: page): page => p;
+  return {
+    alloc_pages: (gfp, order) => alloc_pages(k, gfp, order),
+    __free_pages: (p, order) => __free_pages(k, as_page(p), order),
+    page_address: (p) => page_address(as_page(p)),
+    page_to_pfn: (p) => page_to_pfn(as_page(p)),
+    pfn_to_page: (pfn) => pfn_to_page(k, pfn),
+    virt_to_page: (addr) => pfn_to_page(k, Math.floor(direct_map_check(k, addr, 0, "read") / PAGE_SIZE) as Pfn),
+    __pa: (addr) => {
+      direct_map_check(k, addr, 0, "read");
+      return __pa_raw(addr);
+    },
+    __va: (addr) => __va_raw(addr),
+    get_user_pages_fast: (start, nr_pages, write, pages) => get_user_pages_fast(k, start, nr_pages, write, pages),
+    put_page: (p) => put_page(k, as_page(p)),
+
+    kmalloc: (size, flags) => kmalloc(k, size, flags),
+    kfree: (addr) => kfree(k, addr),
+    ksize: (addr) => ksize(k, addr),
+
+    kmem_load: (addr, dst) => k.machine.ram.read(direct_map_check(k, addr, dst.length, "read") as Hpa, dst),
+    kmem_store: (addr, src) => k.machine.ram.write(direct_map_check(k, addr, src.length, "write") as Hpa, src),
+
+    spin_lock_init: (lock, name) => spin_lock_init(k, lock, name),
+    spin_lock: (lock) => spin_lock(k, lock),
+    spin_unlock: (lock) => spin_unlock(k, lock),
+    mutex_init: (lock, name) => mutex_init(k, lock, name),
+    mutex_lock: (lock) => mutex_lock(k, lock),
+    mutex_lock_interruptible: (lock) => mutex_lock_interruptible(k, lock),
+    mutex_unlock: (lock) => mutex_unlock(k, lock),
+    mutex_destroy: (lock) => mutex_destroy(k, lock),
+
+    get_current: () => get_current(k),
+    signal_pending: (t) => signal_pending(t as task_struct),
+    cond_resched: () => cond_resched(k),
+    need_resched: () => need_resched(k),
+    might_sleep: (where) => might_sleep(k, where),
+    preempt_disable: () => preempt_disable(k),
+    preempt_enable: () => preempt_enable(k),
+    local_irq_disable: () => k.machine.cli(),
+    local_irq_enable: () => k.machine.sti(),
+    get_cpu: () => {
+      preempt_disable(k);
+      return this_cpu(k).cpu_number;
+    },
+    put_cpu: () => preempt_enable(k),
+    smp_processor_id: () => this_cpu(k).cpu_number,
+    num_online_cpus: () => k.percpu.length,
+    on_each_cpu: (func, info, wait) => on_each_cpu(k, func, info, wait),
+    smp_call_function_single: (cpu, func, info, wait) => smp_call_function_single(k, cpu, func, info, wait),
+
+    misc_register: (misc) => misc_register(k, misc),
+    misc_deregister: (misc) => misc_deregister(k, misc),
+    anon_inode_getfd: (name, fops, priv, flags) => anon_inode_getfd(k, name, fops, priv, flags),
+    fget: (fd) => fget(k, fd),
+    fput: (f) => fput(k, f as file),
+    file_inode: (f) => (f as file).f_inode,
+
+    copy_to_user: (to, from, n) => copy_to_user(k, to, from, n),
+    copy_from_user: (to, from, n) => copy_from_user(k, to, from, n),
+
+    printk: (level, msg) => printk(k, level, msg),
+
+    module_data: <T>(module_name: string, init: () => T): T => module_data(k, module_name, init),
+  };
+}
