@@ -107,12 +107,14 @@ export class linux_kernel {
 
   /** modprobe `mod` (its dependencies from `available`): 0 or a positive errno. */
   async load_kvm(mod: module, available: readonly module[] = []): Promise<number> {
-    return -(await modprobe(this, mod, available));
+    const r = await modprobe(this, mod, available);
+    return r === 0 ? 0 : -r;
   }
 
   /** modprobe -r: 0 or a positive errno (EWOULDBLOCK while in use). */
   async unload_kvm(mod: module | string): Promise<number> {
-    return -(await delete_module(this, typeof mod === "string" ? mod : mod.name));
+    const r = await delete_module(this, typeof mod === "string" ? mod : mod.name);
+    return r === 0 ? 0 : -r;
   }
 
   run_process(comm: string, program: UserProgram, stdout: HostPipe, stderr: HostPipe): Promise<ProcessStatus> {
