@@ -5,6 +5,7 @@ import { GFP_ATOMIC, GFP_KERNEL, __GFP_DMA } from "../../host-linux/include/linu
 import { EINTR } from "../../host-linux/include/linux/errno.js";
 import { wait_queue_head, wait_event, wait_event_interruptible, wake_up } from "../../host-linux/kernel/sched/wait.js";
 import { get_current } from "../../host-linux/arch/x86/kernel/percpu.js";
+import { set_cpus_allowed_ptr } from "../../host-linux/kernel/sched/core.js";
 import { KernelPanic } from "../../host-linux/kernel/panic.js";
 import type { linux_kernel } from "../../host-linux/init/main.js";
 import { boot, run_kernel } from "./helpers.js";
@@ -113,6 +114,53 @@ describe("scheduler", () => {
     expect(result.seen.map(([c]) => c)).toEqual([0, 1, 2]);
     expect(result.seen.filter(([, irq]) => irq).length).toBe(2); // the remote ones
     expect(result.r).toBe(-6);
+  });
+});
+
+describe("SMP placement and migration", () => {
+  it("set_cpus_allowed_ptr moves the current task at its next schedule()", async () => {
+    const { result } = await run_kernel(async (k) => {
+      const me = get_current(k);
+      const before = k.api.smp_processor_id();
+      set_cpus_allowed_ptr(k, me, new Set([1]));
+      await k.api.cond_resched();
+      return { before, after: k.api.smp_processor_id(), migrations: me.nr_migrations };
+    }, { ncpus: 2 });
+    expect(result).toEqual({ before: 0, after: 1, migrations: 1 });
+  });
+
+  it("a task woken while its CPU is busy runs on an idle CPU; get_cpu pins across the sleep-free region", async () => {
+    const { result } = await run_kernel(async (k, m) => {
+      const wq = new wait_queue_head();
+      let flag = false;
+      const seen: number[] = [];
+      let pinned_ok = true;
+      await spawn_all(k, [
+        ["sleeper", async () => {
+          seen.push(k.api.smp_processor_id());
+          await wait_event(k, wq, () => flag);
+          seen.push(k.api.smp_processor_id());
+          const cpu = k.api.get_cpu();
+          for (let i = 0; i < 5; i++) {
+            await m.cpu_yield(400_000); // ticks come, but preemption is disabled
+            if (k.api.smp_processor_id() !== cpu) pinned_ok = false;
+          }
+          k.api.put_cpu();
+        }],
+        ["hog", async () => {
+          // runs where the sleeper slept, then wakes it and keeps its CPU busy
+          set_cpus_allowed_ptr(k, get_current(k), new Set([seen[0] ?? 0]));
+          await k.api.cond_resched();
+          flag = true;
+          wake_up(k, wq);
+          for (let i = 0; i < 3; i++) await m.cpu_yield(100_000);
+        }],
+      ]);
+      return { seen, pinned_ok };
+    }, { ncpus: 2 });
+    expect(result.seen.length).toBe(2);
+    expect(result.seen[1]).not.toBe(result.seen[0]);
+    expect(result.pinned_ok).toBe(true);
   });
 });
 

@@ -56,6 +56,10 @@ export class task_struct implements module_task_struct {
   flags = 0;
   /** CPU whose runqueue this task is on (task_cpu). */
   cpu = 0;
+  /** cpus_mask: CPUs the task may run on; null for all. */
+  cpus_allowed: ReadonlySet<number> | null = null;
+  /** Times the task moved to another CPU's runqueue. */
+  nr_migrations = 0;
   /** Queued on a runqueue (runnable but not running). */
   on_rq = false;
   /** Kernel stack pages (THREAD_SIZE), freed when the task is released. */

@@ -1,10 +1,14 @@
 // kernel/sched/core.c: per-CPU runqueues, schedule(), wakeups and the scheduler tick.
 //
 // Policy: round-robin per runqueue (a FIFO of runnable tasks; the running task is not
-// on it). A task stays on the CPU whose runqueue it is queued on (task->cpu); new tasks
-// go to the runqueue with the fewest tasks. The tick sets TIF_NEED_RESCHED on the
-// running task when others are waiting; the switch happens at the next preemption point
-// (cond_resched, return to user mode, a blocking call).
+// on it). Placement, within the task's cpus_allowed: a waking task goes back to its
+// previous CPU if that CPU is idle, else to an idle CPU, else to its previous CPU
+// (select_idle_sibling); a new task goes to the least loaded CPU; a CPU about to go
+// idle pulls a queued task from the busiest runqueue (newidle_balance). So tasks
+// migrate between CPUs whenever they sleep or wait, but never while running: a task
+// with preemption disabled (get_cpu) cannot reach schedule() and stays put. The tick
+// sets TIF_NEED_RESCHED on the running task when others are waiting; the switch
+// happens at the next preemption point (cond_resched, return to user mode, blocking).
 //
 // The machine-dependent switch is the engine's cpu_switch (cpu_throw for a dead task);
 // CR3 follows the next task's mm (kernel threads run on swapper_pg_dir).
@@ -32,8 +36,8 @@ export class rq {
   /** Runnable tasks waiting for this CPU, in round-robin order. */
   readonly queue: task_struct[] = [];
   nr_switches = 0;
-  /** A task that died in schedule(); its stack is released by finish_task_switch. */
-  prev_dead: task_struct | null = null;
+  /** Tasks pulled from or pushed to this runqueue by load balancing. */
+  nr_migrations = 0;
 
   constructor(
     readonly cpu: number,
@@ -64,22 +68,69 @@ export function resched_curr(k: linux_kernel, r: rq): void {
 
 function enqueue_task(k: linux_kernel, r: rq, p: task_struct): void {
   p.on_rq = true;
+  if (p.cpu !== r.cpu) {
+    p.nr_migrations++;
+    r.nr_migrations++;
+  }
   p.cpu = r.cpu;
   r.queue.push(p);
   if (r.curr === r.idle) resched_curr(k, r);
 }
 
-/** select_task_rq for a new task: the runqueue with the fewest tasks, lowest CPU first. */
-function select_task_rq(k: linux_kernel): rq {
-  let best = k.percpu[0].rq;
-  for (const pc of k.percpu) if (pc.rq.nr_running < best.nr_running) best = pc.rq;
+export const cpu_allowed = (p: task_struct, cpu: number): boolean => p.cpus_allowed === null || p.cpus_allowed.has(cpu);
+const rq_idle = (r: rq): boolean => r.curr === r.idle && r.queue.length === 0;
+
+/** select_task_rq: where a waking (or new, `fork`) task is queued. */
+function select_task_rq(k: linux_kernel, p: task_struct, fork: boolean): rq {
+  const prev = k.percpu[p.cpu].rq;
+  if (!fork && cpu_allowed(p, prev.cpu) && rq_idle(prev)) return prev;
+  let best: rq | null = null;
+  for (const pc of k.percpu) {
+    if (!cpu_allowed(p, pc.cpu_number)) continue;
+    if (rq_idle(pc.rq)) return pc.rq;
+    if (best === null || pc.rq.nr_running < best.nr_running) best = pc.rq;
+  }
+  if (!fork && cpu_allowed(p, prev.cpu)) return prev;
+  if (best === null) throw new Error(`task ${p.comm}/${p.pid} has an empty cpus_allowed`);
   return best;
 }
 
 /** wake_up_new_task: a task from copy_process becomes runnable. */
 export function wake_up_new_task(k: linux_kernel, p: task_struct): void {
   p.__state = TASK_RUNNING;
-  enqueue_task(k, select_task_rq(k), p);
+  enqueue_task(k, select_task_rq(k, p, true), p);
+}
+
+/** set_cpus_allowed_ptr: restrict where `p` runs; a task on a CPU it may no longer use
+ *  moves at its next schedule() (the migration stopper's job). 0 or -EINVAL. */
+export function set_cpus_allowed_ptr(k: linux_kernel, p: task_struct, cpus: ReadonlySet<number> | null): number {
+  if (cpus !== null && ![...cpus].some((c) => c >= 0 && c < k.percpu.length)) return -22;
+  p.cpus_allowed = cpus;
+  if (cpu_allowed(p, p.cpu)) return 0;
+  const r = k.percpu[p.cpu].rq;
+  if (p.on_rq) {
+    r.queue.splice(r.queue.indexOf(p), 1);
+    enqueue_task(k, select_task_rq(k, p, true), p);
+  } else if (r.curr === p) {
+    resched_curr(k, r);
+  }
+  return 0;
+}
+
+/** newidle_balance: an idle CPU pulls the first queued task it may run from the
+ *  busiest runqueue. */
+function newidle_balance(k: linux_kernel, pc: percpu): boolean {
+  let busiest: rq | null = null;
+  for (const other of k.percpu) {
+    if (other === pc || other.rq.queue.length === 0) continue;
+    if (!other.rq.queue.some((t) => cpu_allowed(t, pc.cpu_number))) continue;
+    if (busiest === null || other.rq.queue.length > busiest.queue.length) busiest = other.rq;
+  }
+  if (busiest === null) return false;
+  const i = busiest.queue.findIndex((t) => cpu_allowed(t, pc.cpu_number));
+  const [p] = busiest.queue.splice(i, 1);
+  enqueue_task(k, pc.rq, p);
+  return true;
 }
 
 /** try_to_wake_up: make `p` runnable if its state is in `state`; false if it was not. */
@@ -89,7 +140,7 @@ export function wake_up_state(k: linux_kernel, p: task_struct, state: number): b
   const r = k.percpu[p.cpu].rq;
   // Still on its CPU (it set its state but has not reached schedule()): nothing to queue.
   if (r.curr === p || p.on_rq) return true;
-  enqueue_task(k, r, p);
+  enqueue_task(k, select_task_rq(k, p, false), p);
   return true;
 }
 
@@ -106,8 +157,12 @@ export async function schedule(k: linux_kernel): Promise<void> {
   prev.thread_info.flags &= ~TIF_NEED_RESCHED;
   if (prev.__state !== TASK_RUNNING && signal_pending_state(prev.__state, prev)) prev.__state = TASK_RUNNING;
   if (prev.__state === TASK_RUNNING && prev !== r.idle) {
-    prev.on_rq = true;
-    r.queue.push(prev);
+    if (cpu_allowed(prev, r.cpu)) {
+      prev.on_rq = true;
+      r.queue.push(prev);
+    } else {
+      enqueue_task(k, select_task_rq(k, prev, true), prev);
+    }
   }
   const next = r.queue.shift() ?? r.idle;
   next.on_rq = false;
@@ -123,7 +178,10 @@ async function context_switch(k: linux_kernel, pc: percpu, r: rq, prev: task_str
   switch_mm(k, pc.cpu, next.mm);
   if (prev === r.idle) tick_nohz_idle_exit(k, pc);
   if (prev.__state === TASK_DEAD) {
-    r.prev_dead = prev;
+    // Nothing runs on the dead task's stack after cpu_throw, so it is released here
+    // rather than by the next task (finish_task_switch): page counts taken by anyone
+    // after the task has died then see it freed.
+    put_task_stack(k, prev);
     k.machine.cpu_throw(next.ctx);
     // The dead task's stack is never resumed.
     return new Promise<void>(() => {});
@@ -133,15 +191,8 @@ async function context_switch(k: linux_kernel, pc: percpu, r: rq, prev: task_str
 }
 
 /** finish_task_switch: runs in the task that was switched to (schedule_tail for a new
- *  task); releases the stack of a task that died switching away. */
-export function finish_task_switch(k: linux_kernel): void {
-  const r = this_cpu(k).rq;
-  const dead = r.prev_dead;
-  if (dead !== null) {
-    r.prev_dead = null;
-    put_task_stack(k, dead);
-  }
-}
+ *  task). The engine has completed the switch; nothing is left to do. */
+export function finish_task_switch(_k: linux_kernel): void {}
 
 /** cond_resched: a preemption point. */
 export async function cond_resched(k: linux_kernel): Promise<void> {
@@ -159,7 +210,7 @@ export function scheduler_tick(k: linux_kernel, pc: percpu): void {
 export async function do_idle(k: linux_kernel): Promise<void> {
   for (;;) {
     const pc = this_cpu(k);
-    while (!test_tsk_need_resched(pc.current_task) && pc.rq.queue.length === 0) {
+    while (!test_tsk_need_resched(pc.current_task) && pc.rq.queue.length === 0 && !newidle_balance(k, pc)) {
       // NO_HZ_IDLE: with nothing to run, the tick stops, so a machine with every CPU
       // idle and no timer armed has nothing left to do.
       pc.tick_stopped = true;
