@@ -67,6 +67,8 @@ const STRUCT_PAGE_SIZE = 64;
 export class linux_kernel {
   readonly log = new printk_log();
   panicked = false;
+  /** The panic that stopped this kernel (rethrown to anything that enters it after). */
+  panic_error: KernelPanic | null = null;
   panic_on_warn = false;
   warnings = 0;
   // mm

@@ -35,7 +35,7 @@ export function panic(k: linux_kernel, msg: string): never {
   printk(k, KERN_EMERG, text);
   printk(k, KERN_EMERG, `---[ end Kernel panic - not syncing: ${msg} ]---`);
   k.panicked = true;
-  throw new KernelPanic(text, current_thread_name(k));
+  throw (k.panic_error = new KernelPanic(text, current_thread_name(k)));
 }
 
 /** A "BUG: ..." report (what, then the details lines) that stops the machine. */
@@ -44,7 +44,7 @@ export function BUG(k: linux_kernel, what: string, ...details: string[]): never 
   printk(k, KERN_EMERG, text);
   for (const d of details) printk(k, KERN_EMERG, d);
   k.panicked = true;
-  throw new KernelPanic([text, ...details].join("\n"), current_thread_name(k));
+  throw (k.panic_error = new KernelPanic([text, ...details].join("\n"), current_thread_name(k)));
 }
 
 /** WARN(): "WARNING: CPU: n PID: p at <where>" and the condition; panics with panic_on_warn. */

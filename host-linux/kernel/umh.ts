@@ -22,6 +22,7 @@ import { KernelPanic } from "./panic.js";
 import { copy_process } from "./fork.js";
 import { do_exit, kernel_wait4, WEXITSTATUS, WIFEXITED, WTERMSIG } from "./exit.js";
 import { wake_up_new_task } from "./sched/core.js";
+import { get_signal } from "./signal.js";
 import { might_sleep } from "./sched/might_sleep.js";
 import { mm_alloc } from "../mm/mm_struct.js";
 import { pgd_free } from "../arch/x86/mm/pgtable.js";
@@ -41,6 +42,9 @@ async function start_user_program(k: linux_kernel, program: UserProgram): Promis
   const tsk = get_current(k);
   try {
     const code = await program();
+    // A signal that arrived while the program ran in user mode is taken on this way out.
+    const sig = get_signal(tsk);
+    if (sig !== 0) await do_exit(k, sig);
     return code;
   } catch (e) {
     if (e === tsk.kernel_error || e instanceof KernelPanic || e instanceof MachineCheck || k.panicked) throw e;

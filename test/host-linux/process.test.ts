@@ -197,6 +197,35 @@ describe("processes and system calls", () => {
     expect(result.st.exit_code).toBe(5);
   });
 
+  it("many seeds: three processes on two CPUs, one killed mid-run, leave nothing behind", async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const { result } = await run_kernel(async (k) => {
+        const before = k.free_page_count();
+        const out = new CapturePipe();
+        const prog = (s: string, n: number) => async () => {
+          const b = await mmap_anon(3 * 4096);
+          for (let i = 0; i < n; i++) {
+            user_store(b + (i % 3) * 4096, enc(s));
+            await syscall(NR.write, 1, b + (i % 3) * 4096, 1);
+            await syscall(NR.getpid);
+          }
+          return 0;
+        };
+        const pids = [await k.spawn_process("a", prog("a", 30), out, out), await k.spawn_process("b", prog("b", 30), out, out),
+          await k.spawn_process("c", prog("c", 1000000), out, out)];
+        for (let i = 0; i < seed; i++) await yield_(k);
+        k.kill(pids[2], 9);
+        const st = [];
+        for (const p of pids) st.push(await k.wait_process(p));
+        return { st, leak: before - k.free_page_count(), text: out.text(), left: k.pids.size };
+      }, { ncpus: 2, seed });
+      expect(result.st.slice(0, 2), `seed ${seed}`).toEqual([{ exit_code: 0, signal: null }, { exit_code: 0, signal: null }]);
+      expect(result.st[2], `seed ${seed}`).toEqual({ exit_code: null, signal: 9 });
+      expect(result.leak, `seed ${seed}`).toBe(0);
+      expect(result.text.replace(/c/g, "").length).toBe(60);
+    }
+  });
+
   it("processes on two CPUs", async () => {
     const { result } = await run_kernel(async (k) => {
       const before = k.free_page_count();

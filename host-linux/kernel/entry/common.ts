@@ -24,6 +24,7 @@ export const SYSCALL_COST = 100;
 
 export function entry_SYSCALL_64(k: linux_kernel): SyscallEntry {
   return async (nr: number, args: readonly bigint[]): Promise<SyscallResult> => {
+    if (k.panic_error !== null) throw k.panic_error;
     const tsk = get_current(k);
     try {
       await k.machine.cpu_yield(SYSCALL_COST);

@@ -19,6 +19,7 @@ import { current_cpu, on_cpu } from "../../../machine/engine.js";
 import type { linux_kernel } from "../../init/main.js";
 import {
   TASK_DEAD,
+  TASK_NORMAL,
   TASK_RUNNING,
   TIF_NEED_RESCHED,
   type task_struct,
@@ -144,7 +145,7 @@ export function wake_up_state(k: linux_kernel, p: task_struct, state: number): b
   return true;
 }
 
-export const wake_up_process = (k: linux_kernel, p: task_struct): boolean => wake_up_state(k, p, ~TASK_RUNNING & 0xffff);
+export const wake_up_process = (k: linux_kernel, p: task_struct): boolean => wake_up_state(k, p, TASK_NORMAL);
 
 /** __schedule. The caller must not be atomic ("scheduling while atomic"). */
 export async function schedule(k: linux_kernel): Promise<void> {

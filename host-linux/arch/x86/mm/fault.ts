@@ -17,6 +17,7 @@ import { force_sig_fault } from "../../../kernel/signal.js";
 
 export function page_fault_handler(k: linux_kernel): PageFaultHandler {
   return (address: number, error_code: number): boolean => {
+    if (k.panic_error !== null) throw k.panic_error;
     const tsk = get_current(k);
     try {
       const ok = do_user_addr_fault(k, address, error_code);
