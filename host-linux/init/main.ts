@@ -65,6 +65,7 @@ const KERNEL_IMAGE_SIZE = 0x100000;
 const STRUCT_PAGE_SIZE = 64;
 
 export class linux_kernel {
+  readonly name = "linux" as const;
   readonly log = new printk_log();
   panicked = false;
   /** The panic that stopped this kernel (rethrown to anything that enters it after). */
@@ -226,6 +227,7 @@ function smp_init(k: linux_kernel): void {
 
 /** start_kernel. */
 export function linux_boot(machine: Machine, opts: linux_boot_options = {}): linux_kernel {
+  if (machine.kernel_symbols !== null) throw new Error("linux_boot: a kernel is already booted on this machine");
   const k = new linux_kernel(machine);
   k.panic_on_warn = opts.panic_on_warn ?? false;
   if (opts.console) k.log.console = opts.console;

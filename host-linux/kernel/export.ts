@@ -15,7 +15,7 @@ import type { task_struct as module_task_struct } from "../include/linux/sched_t
 import { PAGE_OFFSET, __pa_raw, __va_raw } from "../arch/x86/include/asm/page.js";
 import { get_current, this_cpu } from "../arch/x86/kernel/percpu.js";
 import { BUG } from "./panic.js";
-import { printk } from "./printk/printk.js";
+import { KERN_ERR, printk } from "./printk/printk.js";
 import { __free_pages, alloc_pages, page_address, page_to_pfn, pfn_to_page, put_page } from "../mm/page_alloc.js";
 import { kfree, kmalloc, ksize } from "../mm/slab.js";
 import { get_user_pages_fast } from "../mm/gup.js";
@@ -105,6 +105,20 @@ function direct_map_check(k: linux_kernel, addr: number, len: number, what: stri
   return pa;
 }
 
+/** debug_smp_processor_id (CONFIG_DEBUG_PREEMPT): the CPU id is only stable while the
+ *  caller cannot migrate; asking from preemptible code is reported (and answered), as
+ *  Linux does, unless the task is bound to this one CPU. */
+function debug_smp_processor_id(k: linux_kernel): number {
+  const pc = this_cpu(k);
+  const t = pc.current_task;
+  const pinned = t.cpus_allowed !== null && t.cpus_allowed.size === 1;
+  if (t.thread_info.preempt_count === 0 && pc.cpu.intr_enabled && !pc.cpu.in_interrupt && !pinned) {
+    printk(k, KERN_ERR, `BUG: using smp_processor_id() in preemptible [00000000] code: ${t.comm}/${t.pid}`);
+    k.warnings++;
+  }
+  return pc.cpu_number;
+}
+
 export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
   const as_page = (p: page): page => p;
   return {
@@ -152,7 +166,7 @@ export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
       return this_cpu(k).cpu_number;
     },
     put_cpu: () => preempt_enable(k),
-    smp_processor_id: () => this_cpu(k).cpu_number,
+    smp_processor_id: () => debug_smp_processor_id(k),
     num_online_cpus: () => k.percpu.length,
     on_each_cpu: (func, info, wait) => on_each_cpu(k, func, info, wait),
     smp_call_function_single: (cpu, func, info, wait) => smp_call_function_single(k, cpu, func, info, wait),

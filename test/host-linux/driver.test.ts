@@ -170,6 +170,15 @@ describe("a compat/linux driver on host-linux", () => {
         const m = ret(await syscall(NR.mmap, 0, 4096, 3, 1, vmfd, 0));
         user_store(m, enc("shared"));
         r.vm_close_while_mapped = ret(await syscall(NR.close, vmfd));
+        const st = () => k.api.module_data<testdev_state>("testdev", () => { throw new Error(); });
+        r.released_while_mapped = st().vm_releases;
+        const m2 = ret(await syscall(NR.mmap, 0, 4096, 3, 1, vmfd, 0));
+        r.mmap_closed_fd = m2;
+        const back = new Uint8Array(6);
+        user_load(m, back);
+        r.read_back = new TextDecoder().decode(back);
+        r.munmap_vm = ret(await syscall(NR.munmap, m, 4096));
+        r.released_after_munmap = st().vm_releases;
         // gup on anonymous memory the process has not touched yet, then on the mapping
         user_store(buf + 100, enc("pinme"));
         r.gup = ret(await syscall(NR.ioctl, fd, 5, buf + 100));
@@ -203,7 +212,7 @@ describe("a compat/linux driver on host-linux", () => {
     expect(result).toMatchObject({
       load: 0, node: true, api: 12, enotty: -ENOTTY,
       partial: -EFAULT, unmapped: -EFAULT, kernel_addr: -EFAULT, partial_bytes: [0x41, 0x41],
-      vm_close_while_mapped: 0, gup: 0, gup_bad: -EFAULT, mmap_null_fd: -13 /* EACCES: /dev/null is open read-only */, eintr: -EINTR,
+      vm_close_while_mapped: 0, released_while_mapped: 0, mmap_closed_fd: -9, read_back: "shared", munmap_vm: 0, released_after_munmap: 1, gup: 0, gup_bad: -EFAULT, mmap_null_fd: -13 /* EACCES: /dev/null is open read-only */, eintr: -EINTR,
       unload_busy: EWOULDBLOCK, st: { exit_code: 0, signal: null }, fd: 3, vm_fd: 4,
       opens: 1, releases: 1, vm_releases: 1, uncopied: [4096, 8192, 8192], pinned: "pinme", vm_page: "shared",
       unload: 0, node_after: false, leak: 0,
