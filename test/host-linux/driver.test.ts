@@ -252,3 +252,105 @@ describe("a compat/linux driver on host-linux", () => {
     expect(result).toBe(0);
   });
 });
+
+describe("driver error paths", () => {
+  function make_bad(name: string, fops_over: Partial<file_operations>, minor = MISC_DYNAMIC_MINOR): { mod: module; misc: () => miscdevice } {
+    let self: module;
+    let misc: miscdevice;
+    const fops: file_operations = { get owner() { return self; }, ...fops_over };
+    self = MODULE({
+      name, license: "GPL", description: "", depends: [],
+      async init() {
+        misc = { minor, name, fops };
+        return misc_register(misc);
+      },
+      async exit() {
+        await misc_deregister(misc);
+      },
+    });
+    return { mod: self, misc: () => misc };
+  }
+
+  it("misc minors: a taken minor is EBUSY, a taken name EEXIST, dynamic minors count down from 63", async () => {
+    const a = make_bad("a", {}, 200);
+    const b = make_bad("b", {}, 200);
+    const c = make_bad("a", {});
+    const d = make_bad("d", {});
+    const e = make_bad("e", {});
+    const { result } = await run_kernel(async (k) => ({
+      a: await k.load_kvm(a.mod), b: await k.load_kvm(b.mod),
+      d: await k.load_kvm(d.mod), e: await k.load_kvm(e.mod), dm: d.misc().minor, em: e.misc().minor,
+      c_dup_name: await k.api.misc_register({ minor: MISC_DYNAMIC_MINOR, name: "a", fops: {} }),
+      rdev: k.devtmpfs.get("a")!.i_rdev,
+    }));
+    expect(result).toEqual({ a: 0, b: 16, d: 0, e: 0, dm: 63, em: 62, c_dup_name: -17, rdev: (10 << 20) | 200 });
+    void c;
+  });
+
+  it("a failing ->open returns its errno and leaves no module reference; ->mmap errors are returned", async () => {
+    const bad = make_bad("badopen", { open: async () => -6 /* ENXIO */ });
+    const nommap = make_bad("nommap", { mmap: async () => -22 });
+    const { result } = await run_kernel(async (k) => {
+      await k.load_kvm(bad.mod);
+      await k.load_kvm(nommap.mod);
+      const r: Record<string, number> = {};
+      await k.run_process("p", async () => {
+        const buf = ret(await syscall(NR.mmap, 0, 4096, 3, 0x22, -1, 0));
+        r.open = await open_dev(buf, "/dev/badopen");
+        const fd = await open_dev(buf, "/dev/nommap");
+        r.mmap = ret(await syscall(NR.mmap, 0, 4096, 3, 1, fd, 0));
+        return 0;
+      }, new CapturePipe(), new CapturePipe());
+      r.unload_bad = await k.unload_kvm(bad.mod);
+      r.unload_nommap = await k.unload_kvm(nommap.mod);
+      return r;
+    });
+    expect(result).toEqual({ open: -6, mmap: -22, unload_bad: 0, unload_nommap: 0 });
+  });
+
+  it("returning to user space with a spinlock held is a BUG", async () => {
+    const { spinlock_t, spin_lock_init, spin_lock } = await import("../../compat/linux/spinlock.js");
+    const leaky = make_bad("leaky", {
+      async unlocked_ioctl() {
+        const l = new spinlock_t();
+        spin_lock_init(l, "leaked_lock");
+        spin_lock(l);
+        return 0;
+      },
+    });
+    const b = (await import("./helpers.js")).boot();
+    b.k.start(async () => {
+      await b.k.load_kvm(leaky.mod);
+      await b.k.run_process("p", async () => {
+        const buf = ret(await syscall(NR.mmap, 0, 4096, 3, 0x22, -1, 0));
+        const fd = await open_dev(buf, "/dev/leaky");
+        await syscall(NR.ioctl, fd, 1, 0);
+        return 0;
+      }, new CapturePipe(), new CapturePipe());
+    });
+    const err = await b.machine.run().then(() => null, (e) => e);
+    expect(String(err?.reason?.message)).toMatch(/^BUG: lock held when returning to user space!\np\/\d+ is leaving the kernel with preempt_count 1 and locks held: leaked_lock/);
+  });
+
+  it("a driver fault returning VM_FAULT_SIGBUS kills the process with SIGBUS", async () => {
+    const sigbus = make_bad("sigbus", {
+      async mmap(_f, vma) {
+        vma.vm_ops = { fault: () => 0x2 /* VM_FAULT_SIGBUS */ };
+        return 0;
+      },
+    });
+    const { result } = await run_kernel(async (k) => {
+      await k.load_kvm(sigbus.mod);
+      const before = k.free_page_count();
+      const st = await k.run_process("p", async () => {
+        const buf = ret(await syscall(NR.mmap, 0, 4096, 3, 0x22, -1, 0));
+        const fd = await open_dev(buf, "/dev/sigbus");
+        const m = ret(await syscall(NR.mmap, 0, 4096, 3, 1, fd, 0));
+        user_load(m, new Uint8Array(1));
+        return 0;
+      }, new CapturePipe(), new CapturePipe());
+      return { st, leak: before - k.free_page_count(), unload: await k.unload_kvm(sigbus.mod) };
+    });
+    expect(result).toEqual({ st: { exit_code: null, signal: 7 }, leak: 0, unload: 0 });
+  });
+});
