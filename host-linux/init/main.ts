@@ -84,7 +84,6 @@ export class linux_kernel {
   jiffies = 0;
   tick_period = 0;
   irq_count: number[] = [];
-  last_fault_sig = 0;
   // vfs
   readonly chrdevs = new Map<number, char_device_struct>();
   readonly devtmpfs = new Map<string, inode>();
