@@ -226,6 +226,23 @@ describe("processes and system calls", () => {
     }
   });
 
+  it("a process that touches more memory than the machine has is OOM-killed and leaks nothing", async () => {
+    const { result, k } = await run_kernel(async (k) => {
+      const before = k.free_page_count();
+      let touched = 0;
+      const st = await k.run_process("hog", async () => {
+        const a = await mmap_anon(64 << 20);
+        for (let i = 0; i < (64 << 20) / 4096; i++, touched++) user_store(a + i * 4096, enc("x"));
+        return 0;
+      }, new CapturePipe(), new CapturePipe());
+      return { st, touched, leak: before - k.free_page_count(), before };
+    }, { ram_mb: 8 });
+    expect(result.st).toEqual({ exit_code: null, signal: 9 });
+    expect(result.touched).toBeGreaterThan(result.before - 40);
+    expect(result.leak).toBe(0);
+    expect(k.dmesg()).toMatch(/hog: page allocation failure: order:0/);
+  });
+
   it("processes on two CPUs", async () => {
     const { result } = await run_kernel(async (k) => {
       const before = k.free_page_count();
