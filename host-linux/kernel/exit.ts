@@ -74,3 +74,7 @@ export async function kernel_wait4(k: linux_kernel, pid: number): Promise<number
 export const WIFEXITED = (status: number): boolean => (status & 0x7f) === 0;
 export const WEXITSTATUS = (status: number): number => (status >> 8) & 0xff;
 export const WTERMSIG = (status: number): number => status & 0x7f;
+
+/** exit(2) and exit_group(2) (a process has one thread in this model). */
+export const sys_exit = (k: linux_kernel, error_code: number): Promise<never> => do_exit(k, (error_code & 0xff) << 8);
+export const sys_exit_group = (k: linux_kernel, error_code: number): Promise<never> => do_exit(k, (error_code & 0xff) << 8);

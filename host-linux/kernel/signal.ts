@@ -10,7 +10,7 @@
 // to kick a vcpu out of KVM_RUN.
 
 import type { linux_kernel } from "../init/main.js";
-import { EINVAL, EPERM, ESRCH } from "../include/linux/errno.js";
+import { EINVAL, ESRCH } from "../include/linux/errno.js";
 import {
   PF_EXITING,
   PF_KTHREAD,
@@ -66,7 +66,6 @@ export function kill_pid(k: linux_kernel, pid: number, sig: number): number {
   if (pid <= 0) return -ESRCH;
   const t = k.pids.get(pid);
   if (t === undefined || t.exit_state !== 0) return -ESRCH;
-  if (t.pid === 1 && sig === SIGKILL && t.flags & PF_KTHREAD) return -EPERM;
   if (sig !== 0) send_sig(k, sig, t);
   return 0;
 }

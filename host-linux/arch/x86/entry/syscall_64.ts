@@ -8,7 +8,7 @@ import { ksys_read, ksys_write } from "../../../fs/read_write.js";
 import { do_sys_open, sys_close } from "../../../fs/open.js";
 import { sys_ioctl } from "../../../fs/ioctl.js";
 import { sys_mmap, sys_munmap } from "../../../mm/mmap.js";
-import { sys_exit, sys_exit_group } from "../../../kernel/exit_syscalls.js";
+import { sys_exit, sys_exit_group } from "../../../kernel/exit.js";
 import { sys_getpid, sys_pause, sys_sched_yield } from "../../../kernel/sys.js";
 import { kill_pid } from "../../../kernel/signal.js";
 
