@@ -202,7 +202,7 @@ describe("a compat/linux driver on host-linux", () => {
       r.uncopied = s.uncopied;
       r.pinned = s.pinned;
       const bytes = new Uint8Array(6);
-      k.api.kmem_load(k.api.page_address(s.vm_page!), bytes);
+      k.api.kmem_load(k.api.page_address(s.vm_page! as never), bytes);
       r.vm_page = new TextDecoder().decode(bytes);
       r.unload = await k.unload_kvm(testdev);
       r.node_after = k.devtmpfs.has("testdev");
