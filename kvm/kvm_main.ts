@@ -14,12 +14,12 @@ import { __GFP_ZERO, GFP_KERNEL, __free_page, alloc_page } from "../compat/linux
 import { _IOC_NR, _IOC_TYPE, linux_ioctl } from "../compat/linux/ioctl.js";
 import { KVM_MINOR, misc_register, misc_deregister, type miscdevice } from "../compat/linux/miscdevice.js";
 import { page_address, VM_FAULT_SIGBUS, type vm_area_struct, type vm_fault } from "../compat/linux/mm.js";
-import { module_data } from "../compat/linux/module.js";
 import { mutex, mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "../compat/linux/mutex.js";
 import { pr_err, pr_info } from "../compat/linux/printk.js";
 import { get_current } from "../compat/linux/sched.js";
 import { kfree, kzalloc } from "../compat/linux/slab.js";
 import { spin_lock, spin_lock_init, spin_unlock, spinlock_t } from "../compat/linux/spinlock.js";
+import { kvm_globals } from "./kvm_globals.js";
 import { copy_from_user, copy_to_user } from "../compat/linux/uaccess.js";
 import { PAGE_SIZE, uva, type Uva } from "../compat/linux/types.js";
 import { cpu_has_vmx } from "../compat/linux/asm/processor.js";
@@ -38,18 +38,6 @@ import {
 /** sizeof the C structures whose storage is allocated from the kernel. */
 const SIZEOF_STRUCT_KVM = 4096;
 const SIZEOF_STRUCT_KVM_VCPU = 1024;
-
-interface kvm_module_globals {
-  readonly kvm_lock: spinlock_t;
-  readonly vm_list: kvm[];
-  misc: miscdevice | null;
-}
-const kvm_globals = () =>
-  module_data<kvm_module_globals>("kvm", () => {
-    const kvm_lock = new spinlock_t();
-    spin_lock_init(kvm_lock, "kvm_lock");
-    return { kvm_lock, vm_list: [], misc: null };
-  });
 
 /** Linux ioctl numbers, computed once from the uapi descriptions. */
 const IOC = Object.fromEntries(uapi.KVM_IOCTLS.map((d) => [d.name, linux_ioctl(d)])) as Record<string, number>;

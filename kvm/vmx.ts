@@ -31,7 +31,7 @@ import { local_irq_disable, local_irq_enable } from "../compat/linux/irqflags.js
 import { kread, kwrite, kwrite32 } from "../compat/linux/kmem.js";
 import { page_address } from "../compat/linux/mm.js";
 import type { page } from "../compat/linux/mm_types.js";
-import { module_data } from "../compat/linux/module.js";
+import { kvm_globals } from "./kvm_globals.js";
 import { pr_err } from "../compat/linux/printk.js";
 import { cond_resched, get_current, need_resched, signal_pending } from "../compat/linux/sched.js";
 import { get_cpu, num_online_cpus, on_each_cpu, put_cpu, smp_call_function_single, smp_processor_id } from "../compat/linux/smp.js";
@@ -62,15 +62,7 @@ const KVM_GUEST_CR4_MASK = X86_CR4_VMXE | X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PG
 const KVM_VM_CR0_ALWAYS_ON = X86_CR0_PG | X86_CR0_NE | X86_CR0_WP;
 const KVM_VM_CR4_ALWAYS_ON = X86_CR4_VMXE;
 
-interface vmx_data {
-  /** Per-CPU VMXON regions (vmxarea). */
-  vmxarea: (page | null)[];
-  /** Per-CPU: the VMCS most recently VMPTRLDed there (per_cpu(current_vmcs)). */
-  current_vmcs: (number | null)[];
-}
-
-const vmx_globals = () =>
-  module_data<vmx_data>("kvm", () => ({ vmxarea: [], current_vmcs: [] }));
+const vmx_globals = kvm_globals;
 
 /** Per-vcpu state of the VMX backend that kvm_host.h's kvm_vcpu does not carry. */
 interface vcpu_vmx {

@@ -1,0 +1,26 @@
+// boot/ adapter for host-linux: boot the reference kernel, and load KVM the Linux way
+// (insmod of the kvm module, which kvm/ declares with compat/linux's MODULE()).
+
+import type { linux_kernel_api } from "../compat/linux/export.js";
+import type { Machine } from "../machine/engine.js";
+import { linux_boot } from "../host-linux/init/main.js";
+import { kvm_module } from "../kvm/kvm_module.js";
+import type { HostKernel } from "./host_kernel.js";
+
+export function boot_linux(machine: Machine): HostKernel {
+  const k = linux_boot(machine);
+  // The reference kernel exports the Linux API natively; this assignment is the
+  // compile-time proof that it is the API kvm/ was written against.
+  const api: linux_kernel_api = k.api;
+  void api;
+  return {
+    name: "linux",
+    machine,
+    start: (main) => k.start(main),
+    load_kvm: () => k.load_kvm(kvm_module),
+    unload_kvm: () => k.unload_kvm(kvm_module),
+    run_process: (comm, program, stdout, stderr) => k.run_process(comm, program, stdout, stderr),
+    free_page_count: () => k.free_page_count(),
+    dmesg: () => k.dmesg(),
+  };
+}

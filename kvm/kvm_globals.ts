@@ -1,0 +1,27 @@
+// The kvm module's static storage (.data/.bss): one instance per load into a kernel.
+//   kvm_lock (spinlock) protects vm_list.
+//   vmxarea[cpu] and current_vmcs[cpu] are per-CPU (per_cpu(vmxarea) / per_cpu(current_vmcs)
+//   in vmx.c): touched only on that CPU, with preemption off, or while loading/unloading.
+
+import type { page } from "../compat/linux/mm_types.js";
+import type { miscdevice } from "../compat/linux/miscdevice_types.js";
+import { module_data } from "../compat/linux/module.js";
+import { spin_lock_init, spinlock_t } from "../compat/linux/spinlock.js";
+import type { kvm } from "./kvm_host.js";
+
+export interface kvm_module_globals {
+  readonly kvm_lock: spinlock_t;
+  readonly vm_list: kvm[];
+  misc: miscdevice | null;
+  /** Per-CPU VMXON regions. */
+  readonly vmxarea: (page | null)[];
+  /** Per-CPU: the VMCS most recently VMPTRLDed there. */
+  readonly current_vmcs: (number | null)[];
+}
+
+export const kvm_globals = (): kvm_module_globals =>
+  module_data<kvm_module_globals>("kvm", () => {
+    const kvm_lock = new spinlock_t();
+    spin_lock_init(kvm_lock, "kvm_lock");
+    return { kvm_lock, vm_list: [], misc: null, vmxarea: [], current_vmcs: [] };
+  });

@@ -1,0 +1,181 @@
+// The lkvm command. It is the one place outside the simulation: it reads files and
+// flags, boots a simulated host (boot/world.ts), and runs the VMM as a process of that
+// host. Guest serial output goes to stdout and nothing else does; diagnostics go to
+// stderr. Exit status: the VMM's (isa-debug-exit gives (value << 1) | 1), 128 + signal
+// when the VMM was killed, 2 for a usage error, 70 for a simulated kernel panic.
+
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { run_sst } from "../boot/sst.js";
+import { MachineStopped, run_world, type HostName, type WorldConfig } from "../boot/world.js";
+import type { HostPipe } from "../machine/host_pipe.js";
+import { lwn_main } from "./examples/lwn.js";
+import type { OsAbi } from "./libc/abi.js";
+import { freebsd_abi } from "./libc/abi_freebsd.js";
+import { linux_abi } from "./libc/abi_linux.js";
+import { Libc } from "./libc/libc.js";
+import { vmm_main, type VmmConfig } from "./vmm/vmm.js";
+
+const EXIT_USAGE = 2;
+const EXIT_PANIC = 70;
+
+class UsageError extends Error {}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** guests/ of the package, from dist/userspace/ or from userspace/ under ts-node. */
+function guest_path(rel: string): string {
+  for (const up of ["../..", ".."]) {
+    const p = join(here, up, "guests", rel);
+    try {
+      readFileSync(p);
+      return p;
+    } catch {
+      /* try the next layout */
+    }
+  }
+  throw new Error(`built-in guest ${rel} not found next to ${here}`);
+}
+
+const stdout_pipe: HostPipe = { write: (b) => void process.stdout.write(b) };
+const stderr_pipe: HostPipe = { write: (b) => void process.stderr.write(b) };
+
+function int_arg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(v) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const host_option = () =>
+  new Option("--host <host>", "host kernel the VMM runs on").choices(["freebsd", "linux"]).default("freebsd");
+const abi_of = (host: HostName): OsAbi => (host === "freebsd" ? freebsd_abi : linux_abi);
+
+interface WorldOpts {
+  host: HostName;
+  cpus: number;
+  seed: number;
+  verbose?: boolean;
+}
+
+async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main: (c: Libc) => Promise<number>): Promise<number> {
+  const cfg: WorldConfig = { host: opts.host, cpus: opts.cpus, ram_mib, seed: opts.seed };
+  if (opts.verbose) process.stderr.write(`lkvm: booting ${opts.host} host, ${opts.cpus} CPUs, ${ram_mib} MiB, seed ${opts.seed}\n`);
+  try {
+    const abi = abi_of(opts.host);
+    const r = await run_world(cfg, comm, () => main(new Libc(abi)), stdout_pipe, stderr_pipe);
+    if (opts.verbose) {
+      process.stderr.write(r.kernel.dmesg());
+      process.stderr.write(`lkvm: free pages ${r.free_pages_before} before, ${r.free_pages_after} after\n`);
+    }
+    if (r.free_pages_after !== r.free_pages_before)
+      process.stderr.write(`lkvm: warning: ${r.free_pages_before - r.free_pages_after} pages leaked by the run\n`);
+    if (r.status.signal !== null) return 128 + r.status.signal;
+    return r.status.exit_code ?? 1;
+  } catch (e) {
+    if (e instanceof MachineStopped) {
+      process.stderr.write(`${e.reason instanceof Error ? (e.reason.stack ?? e.reason.message) : String(e.reason)}\n`);
+      process.stderr.write(`lkvm: the simulated ${opts.host} kernel stopped on cpu${e.cpu.id} in ${e.context.name}\n`);
+      return EXIT_PANIC;
+    }
+    throw e;
+  }
+}
+
+/** "FILE@GPA" */
+function parse_raw(v: string): { file: string; gpa: number } {
+  const at = v.lastIndexOf("@");
+  if (at <= 0) throw new InvalidArgumentError("expected FILE@GPA, e.g. guest.bin@0x1000");
+  const gpa = int_arg("GPA", 0, 0xfffff)(v.slice(at + 1));
+  return { file: v.slice(0, at), gpa };
+}
+
+function read_image(file: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export function build_cli(set_status: (n: number) => void): Command {
+  const program = new Command("lkvm")
+    .description("Linux KVM ported to a simulated FreeBSD through a Linux compatibility shim, running real x86 guests")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  program
+    .command("run")
+    .description("boot a host, load KVM, and run a guest (by default the built-in real-mode guest)")
+    .addOption(host_option())
+    .option("--mem <MiB>", "guest RAM in MiB", int_arg("--mem", 1, 3072), 128)
+    .option("--cpus <n>", "host CPUs", int_arg("--cpus", 1, 64), 2)
+    .option("--seed <n>", "seed of the simulated machine's scheduling", int_arg("--seed", 0, 0xffffffff), 1)
+    .option("--raw <FILE@GPA>", "load a flat real-mode image at a guest-physical address", parse_raw)
+    .option("--entry <GPA>", "guest-physical entry point (real mode)", int_arg("--entry", 0, 0xfffff))
+    .option("-v, --verbose", "print the kernel log and memory accounting on stderr")
+    .exitOverride()
+    .action(async (o: WorldOpts & { mem: number; raw?: { file: string; gpa: number }; entry?: number }) => {
+      let images: VmmConfig["images"];
+      let entry: number;
+      if (o.raw !== undefined) {
+        images = [{ bytes: read_image(o.raw.file), gpa: o.raw.gpa }];
+        entry = o.entry ?? o.raw.gpa;
+      } else {
+        if (o.entry !== undefined) throw new UsageError("--entry needs --raw");
+        images = [{ bytes: read_image(guest_path("hello-real/hello.bin")), gpa: 0x1000 }];
+        entry = 0x1000;
+      }
+      const cfg: VmmConfig = { mem_mib: o.mem, images, entry };
+      const ram_mib = Math.max(256, 2 * o.mem + 64);
+      set_status(await run_program(o, ram_mib, "lkvm", (c) => vmm_main(c, cfg)));
+    });
+
+  const example = program.command("example").description("run a reference KVM client").exitOverride();
+  example
+    .command("lwn")
+    .description('the client of LWN\'s "Using the KVM API": prints 4 and KVM_EXIT_HLT')
+    .addOption(host_option())
+    .option("--cpus <n>", "host CPUs", int_arg("--cpus", 1, 64), 2)
+    .option("--seed <n>", "seed of the simulated machine's scheduling", int_arg("--seed", 0, 0xffffffff), 1)
+    .option("-v, --verbose", "print the kernel log on stderr")
+    .exitOverride()
+    .action(async (o: WorldOpts) => {
+      set_status(await run_program(o, 64, "lwn", lwn_main));
+    });
+
+  program
+    .command("sst")
+    .argument("<dir>", "directory of SingleStepTests JSON files (and its metadata.json)")
+    .description("run single-instruction test vectors on the bare simulated CPU")
+    .exitOverride()
+    .action((dir: string) => {
+      const r = run_sst(dir, (line) => process.stdout.write(line + "\n"));
+      set_status(r.failed === 0 ? 0 : 1);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let status = 0;
+  const cli = build_cli((n) => (status = n));
+  try {
+    await cli.parseAsync(argv, { from: "user" });
+    return status;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return 0;
+      return EXIT_USAGE; // commander already printed its one-line error
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`lkvm: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
