@@ -18,7 +18,14 @@ export interface SyscallResult {
   carry: boolean;
 }
 
-export type SyscallEntry = (nr: number, args: readonly bigint[]) => Promise<SyscallResult>;
+/** User-mode code a new thread starts at. User programs in this model are TypeScript,
+ *  not x86, so where a C program passes a start routine's address (clone's child
+ *  continuation, thr_new's start_func) a program passes this function instead: the
+ *  model's stand-in for an instruction pointer into the process's text. It returns the
+ *  thread's exit value. */
+export type UserEntry = () => Promise<number>;
+
+export type SyscallEntry = (nr: number, args: readonly bigint[], code?: UserEntry) => Promise<SyscallResult>;
 
 /** The kernel's page-fault handler for host (non-guest) accesses: resolve the fault
  *  (map a page) and return true, or return false when the address is bad. Runs
@@ -39,6 +46,13 @@ export function syscall(nr: number, ...args: (number | bigint)[]): Promise<Sysca
   const cpu = current_cpu();
   if (cpu.syscall_entry === null) throw new MachineCheck(`cpu${cpu.id}: SYSCALL with no kernel entry point (MSR_LSTAR unset)`);
   return cpu.syscall_entry(nr, args.map((a) => BigInt(a)));
+}
+
+/** SYSCALL for the calls that start a thread: `code` is where the new thread runs. */
+export function syscall_with_entry(nr: number, code: UserEntry, ...args: (number | bigint)[]): Promise<SyscallResult> {
+  const cpu = current_cpu();
+  if (cpu.syscall_entry === null) throw new MachineCheck(`cpu${cpu.id}: SYSCALL with no kernel entry point (MSR_LSTAR unset)`);
+  return cpu.syscall_entry(nr, args.map((a) => BigInt(a)), code);
 }
 
 /** Translate one user address on the current CPU, taking a page fault into the
