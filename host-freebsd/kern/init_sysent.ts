@@ -38,7 +38,7 @@ export const sysent: Record<number, sy_call_t> = {
   },
   [SYS_kill]: async (td, a) => kern_kill(td, int(a[0]), int(a[1])),
   [SYS_ioctl]: (td, a) => sys_ioctl(td, int(a[0]), a[1] ?? 0n, a[2] ?? 0n),
-  [SYS_munmap]: async (td, a) => kern_munmap(td, ulong(a[0]), ulong(a[1])),
+  [SYS_munmap]: (td, a) => kern_munmap(td, ulong(a[0]), ulong(a[1])),
   [SYS_mmap]: (td, a) => kern_mmap(td, ulong(a[0]), ulong(a[1]), int(a[2]), int(a[3]), int(a[4]), ulong(a[5])),
   [SYS_kldload]: async (td, a) => {
     const s = copyinstr(ulong(a[0]), MAXPATHLEN);

@@ -26,7 +26,7 @@ export async function exit1(td: thread, rv: number, signo: number): Promise<neve
   const vs = p.p_vmspace;
   p.p_vmspace = k.proc0.p_vmspace;
   curpcpu().pc_cpu.x86.state.cr3 = k.kernel_pmap.pm_cr3;
-  vmspace_free(k, vs);
+  await vmspace_free(k, vs);
   p.p_xexit = rv;
   p.p_xsig = signo;
   p.p_state = "PRS_ZOMBIE";

@@ -91,7 +91,7 @@ export function vm_map_insert(map: vm_map, object: vm_object | null, offset: num
  * unmapped from the pmap; object references of entries removed whole are dropped.
  * (Clipped objects keep one reference shared by the pieces.)
  */
-export function vm_map_delete(k: kernel, vs: vmspace, start: number, end: number): void {
+export async function vm_map_delete(k: kernel, vs: vmspace, start: number, end: number): Promise<void> {
   const map = vs.vm_map;
   const keep: vm_map_entry[] = [];
   const dead: vm_map_entry[] = [];
@@ -112,15 +112,15 @@ export function vm_map_delete(k: kernel, vs: vmspace, start: number, end: number
   map.entries.length = 0;
   keep.sort((a, b) => a.start - b.start);
   map.entries.push(...keep);
-  for (const e of dead) if (e.object !== null) vm_object_deallocate(k, e.object);
+  for (const e of dead) if (e.object !== null) await vm_object_deallocate(k, e.object);
 }
 
 /** vmspace_exit/vmspace_free: tear the whole address space down. */
-export function vmspace_free(k: kernel, vs: vmspace): void {
+export async function vmspace_free(k: kernel, vs: vmspace): Promise<void> {
   const map = vs.vm_map;
   for (const e of map.entries) pmap_remove(vs.vm_pmap, e.start, e.end);
   const objs = map.entries.map((e) => e.object);
   map.entries.length = 0;
-  for (const o of objs) if (o !== null) vm_object_deallocate(k, o);
+  for (const o of objs) if (o !== null) await vm_object_deallocate(k, o);
   pmap_release(vs.vm_pmap);
 }

@@ -46,7 +46,7 @@ export async function vm_mmap_cdev(_td: thread, vs: vmspace, size: number, prot:
     if (obj === null) return { error: EINVAL, addr: 0 };
   }
   const r = vm_mmap_object(vs, size, prot, maxprot, flags, obj, off);
-  if (r.error !== 0) vm_object_deallocate(curkernel(), obj);
+  if (r.error !== 0) await vm_object_deallocate(curkernel(), obj);
   return r;
 }
 
@@ -68,7 +68,7 @@ export async function kern_mmap(td: thread, addr0: number, len: number, prot: nu
     if (fd !== -1 || pos !== 0) return EINVAL;
     const obj = vm_object_allocate(flags & MAP_SHARED ? "OBJT_SWAP" : "OBJT_DEFAULT", size / PAGE_SIZE);
     r = vm_mmap_object(vs, size, prot, PROT_READ | PROT_WRITE | PROT_EXEC, flags, obj, 0);
-    if (r.error !== 0) vm_object_deallocate(curkernel(), obj);
+    if (r.error !== 0) await vm_object_deallocate(curkernel(), obj);
   } else {
     const g = fget(td, fd);
     if (g.error !== 0) return EBADF;
@@ -91,10 +91,10 @@ export async function kern_mmap(td: thread, addr0: number, len: number, prot: nu
 }
 
 /** kern_munmap: munmap(2). */
-export function kern_munmap(td: thread, addr: number, len: number): number {
+export async function kern_munmap(td: thread, addr: number, len: number): Promise<number> {
   if (addr % PAGE_SIZE !== 0 || len <= 0) return EINVAL;
   const size = Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (addr < 0 || addr + size > VM_MAXUSER_ADDRESS) return EINVAL;
-  vm_map_delete(curkernel(), td.td_proc.p_vmspace, addr, addr + size);
+  await vm_map_delete(curkernel(), td.td_proc.p_vmspace, addr, addr + size);
   return 0;
 }

@@ -18,7 +18,9 @@ export interface cdev_pager_ops {
    *  path does not sleep. */
   cdev_pg_fault(object: vm_object, offset: number, prot: number): { rv: number; page: vm_page | null };
   cdev_pg_ctor(handle: unknown, size: number, prot: number, foff: number): number;
-  cdev_pg_dtor(handle: unknown): void;
+  /** cdev_pg_dtor: the object is gone. May sleep (a driver may drop a file reference
+   *  whose last close runs driver code), so deallocation is asynchronous. */
+  cdev_pg_dtor(handle: unknown): void | Promise<void>;
 }
 
 export const VM_PAGER_OK = 0;
@@ -50,7 +52,7 @@ export function vm_object_reference(obj: vm_object): void {
 
 /** vm_object_deallocate: drop a reference; the last one frees the resident pages and
  *  tells a device pager (cdev_pg_dtor). */
-export function vm_object_deallocate(k: kernel, obj: vm_object): void {
+export async function vm_object_deallocate(k: kernel, obj: vm_object): Promise<void> {
   if (obj.ref_count <= 0) panic("vm_object_deallocate: object has no references");
   if (--obj.ref_count > 0) return;
   for (const m of obj.memq.values()) {
@@ -58,7 +60,7 @@ export function vm_object_deallocate(k: kernel, obj: vm_object): void {
     vm_page_unwire_free(k, m);
   }
   obj.memq.clear();
-  if (obj.pg_ops !== null) obj.pg_ops.cdev_pg_dtor(obj.handle);
+  if (obj.pg_ops !== null) await obj.pg_ops.cdev_pg_dtor(obj.handle);
 }
 
 export function vm_page_lookup(obj: vm_object, pindex: number): vm_page | null {

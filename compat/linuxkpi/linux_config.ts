@@ -1,0 +1,37 @@
+// The choices a Linux compatibility layer on FreeBSD has to make, as a preset the
+// linuxkpi kld is loaded with. Defaults are today's LinuxKPI (sys/compat/linuxkpi),
+// except get_cpu, which uses sched_pin as the 2007 port settled on ("Make
+// get_cpu()/put_cpu() use sched_pin()/sched_unpin()"). Issue 5 adds more presets.
+
+export interface LinuxkpiConfig {
+  /** get_cpu/put_cpu: sched_pin (2007 port: stay on this CPU, may still sleep) or
+   *  critical_enter (LinuxKPI today: no preemption, no sleeping). */
+  readonly get_cpu: "sched_pin" | "critical_enter";
+  /** spinlock_t: an MTX_DEF sleep mutex (LinuxKPI) or an MTX_SPIN spin mutex, which
+   *  disables interrupts and enters a critical section while held. */
+  readonly spinlock: "mtx_def" | "mtx_spin";
+  /** alloc_pages: vm_page_alloc_noobj[_contig] (LinuxKPI) or vm_phys_alloc_contig for
+   *  every size plus a pfn -> page hash for pfn_to_page (2007 port). */
+  readonly alloc_pages: "vm_page_alloc_noobj" | "vm_phys_alloc_contig";
+  /** kfree inside a critical section: defer it to a task (LinuxKPI's
+   *  linux_kfree_async) or call free(9) at once, which panics there. */
+  readonly kfree_in_critical: "defer" | "free";
+}
+
+export const LINUXKPI_DEFAULT_CONFIG: LinuxkpiConfig = {
+  get_cpu: "sched_pin",
+  spinlock: "mtx_def",
+  alloc_pages: "vm_page_alloc_noobj",
+  kfree_in_critical: "defer",
+};
+
+/** LinuxKPI as it is in FreeBSD today, get_cpu included. */
+export const LINUXKPI_TODAY_CONFIG: LinuxkpiConfig = { ...LINUXKPI_DEFAULT_CONFIG, get_cpu: "critical_enter" };
+
+/** The 2007 linux-kmod-compat port's choices, as far as the model can express them. */
+export const LINUX_KMOD_COMPAT_2007_CONFIG: LinuxkpiConfig = {
+  get_cpu: "sched_pin",
+  spinlock: "mtx_def",
+  alloc_pages: "vm_phys_alloc_contig",
+  kfree_in_critical: "free",
+};

@@ -1,0 +1,44 @@
+// sys/compat/linuxkpi/common/src/linux_current.c: `current`. A task_struct is created
+// lazily for each FreeBSD thread the first time Linux code asks for it, and hangs off
+// the thread (td_lkpi_task), as LinuxKPI does.
+
+import { curthread } from "../../host-freebsd/sys/pcpu.js";
+import { P_SYSTEM, type thread } from "../../host-freebsd/sys/proc.js";
+import { cursig } from "../../host-freebsd/kern/kern_sig.js";
+import type { task_struct } from "../linux/sched_types.js";
+import type { mm_struct } from "../linux/mm_struct.js";
+
+export class linux_task implements task_struct {
+  /** sys_ioctl's kernel copy of the current ioctl argument and its length: what the
+   *  fake user addresses of linux_uaccess refer to. */
+  bsd_ioctl_data: Uint8Array | null = null;
+  bsd_ioctl_len = 0;
+  constructor(readonly task_thread: thread) {}
+  // DIVERGENCE: task->pid is the FreeBSD thread id (td_tid, 100000 and up), as in
+  // LinuxKPI, not a Linux pid; comm is the thread's name.
+  get pid(): number {
+    return this.task_thread.td_tid;
+  }
+  get comm(): string {
+    return this.task_thread.td_name;
+  }
+  /** The address space: the process's vmspace stands for its mm_struct (identity is all
+   *  modules use); kernel threads have none. */
+  get mm(): mm_struct | null {
+    const p = this.task_thread.td_proc;
+    return (p.p_flag & P_SYSTEM) !== 0 ? null : p.p_vmspace;
+  }
+}
+
+/** linux_get_current: curthread's task, created on first use. */
+export function linux_get_current(): linux_task {
+  const td = curthread();
+  if (td.td_lkpi_task === null) td.td_lkpi_task = new linux_task(td);
+  return td.td_lkpi_task as linux_task;
+}
+
+/** signal_pending: any signal posted to the task's process (SIGPENDING). */
+export function linux_signal_pending(t: task_struct): boolean {
+  if (!(t instanceof linux_task)) return false;
+  return cursig(t.task_thread) !== 0;
+}

@@ -1,0 +1,91 @@
+// sys/compat/linuxkpi/common/include/linux/spinlock.h, mutex.h, src/linux_lock.c.
+//
+// spinlock_t -> struct mtx. LinuxKPI uses an MTX_DEF sleep mutex and pins the thread
+// (spin_lock = mtx_lock + local_bh_disable = sched_pin). The mtx_spin preset uses an
+// MTX_SPIN mutex instead (interrupts off, critical section).
+// struct mutex -> sx(9), exclusive; mutex_lock_interruptible -> sx_xlock_sig.
+
+import { curthread } from "../../host-freebsd/sys/pcpu.js";
+import { panic } from "../../host-freebsd/kern/kern_shutdown.js";
+import { mtx, mtx_destroy, mtx_init, mtx_lock_spin, mtx_trylock, mtx_unlock, mtx_unlock_spin, MTX_DEF, MTX_SPIN } from "../../host-freebsd/kern/kern_mutex.js";
+import { sx, sx_destroy, sx_init_flags, sx_xlock, sx_xlock_sig, sx_xunlock } from "../../host-freebsd/kern/kern_sx.js";
+import { sched_pin, sched_unpin } from "../../host-freebsd/kern/sched_ule.js";
+import { EINTR } from "../linux/errno.js";
+import type { mutex, spinlock_t } from "../linux/lock_types.js";
+import type { linuxkpi_state } from "./linuxkpi_state.js";
+
+function lock_mtx(lock: spinlock_t, what: string): mtx {
+  if (!(lock.impl instanceof mtx)) panic(`${what}: spinlock not initialized (spin_lock_init)`);
+  return lock.impl;
+}
+
+export function linux_spin_lock_init(s: linuxkpi_state, lock: spinlock_t, name: string): void {
+  const m = new mtx(name);
+  mtx_init(m, name, null, s.config.spinlock === "mtx_spin" ? MTX_SPIN : MTX_DEF);
+  lock.impl = m;
+}
+
+/**
+ * spin_lock.
+ * DIVERGENCE: with the default (LinuxKPI) mapping the holder of a Linux spinlock holds
+ * an MTX_DEF: preemption stays enabled (the thread is only pinned), interrupts stay
+ * enabled, and a contender would block on a turnstile instead of spinning. Sleeping
+ * while holding it is still caught, by WITNESS instead of might_sleep.
+ * DIVERGENCE (model): spin_lock is synchronous in the Linux API, so the contended case
+ * of an MTX_DEF (blocking on the turnstile) cannot be expressed; it can only arise if
+ * the holder gave up its CPU while holding the lock, and it panics with this message.
+ */
+export function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): void {
+  const m = lock_mtx(lock, "spin_lock");
+  if (s.config.spinlock === "mtx_spin") {
+    mtx_lock_spin(m);
+    return;
+  }
+  if (m.mtx_lock !== null && m.mtx_lock !== curthread())
+    panic(`spin_lock: spinlock ${m.lock_object.lo_name} (MTX_DEF) contested by ${curthread().td_name} while ${m.mtx_lock.td_name} holds it off-CPU; a synchronous spin_lock cannot block on the turnstile`);
+  if (!mtx_trylock(m)) panic(`spin_lock: recursed on non-recursive sleep mutex ${m.lock_object.lo_name}`);
+  sched_pin();
+}
+
+export function linux_spin_unlock(s: linuxkpi_state, lock: spinlock_t): void {
+  const m = lock_mtx(lock, "spin_unlock");
+  if (s.config.spinlock === "mtx_spin") {
+    mtx_unlock_spin(m);
+    return;
+  }
+  mtx_unlock(m);
+  sched_unpin();
+}
+
+export function linux_spin_lock_destroy(lock: spinlock_t): void {
+  if (lock.impl instanceof mtx) mtx_destroy(lock.impl);
+}
+
+function lock_sx(lock: mutex, what: string): sx {
+  if (!(lock.impl instanceof sx)) panic(`${what}: mutex not initialized (mutex_init)`);
+  return lock.impl;
+}
+
+export function linux_mutex_init(lock: mutex, name: string): void {
+  const x = new sx(name);
+  sx_init_flags(x, name, 0);
+  lock.impl = x;
+}
+
+export async function linux_mutex_lock(lock: mutex): Promise<void> {
+  await sx_xlock(lock_sx(lock, "mutex_lock"));
+}
+
+/** 0, or -EINTR when a signal arrives while waiting (sx_xlock_sig). */
+export async function linux_mutex_lock_interruptible(lock: mutex): Promise<number> {
+  const error = await sx_xlock_sig(lock_sx(lock, "mutex_lock_interruptible"));
+  return error === 0 ? 0 : -EINTR;
+}
+
+export function linux_mutex_unlock(lock: mutex): void {
+  sx_xunlock(lock_sx(lock, "mutex_unlock"));
+}
+
+export function linux_mutex_destroy(lock: mutex): void {
+  sx_destroy(lock_sx(lock, "mutex_destroy"));
+}

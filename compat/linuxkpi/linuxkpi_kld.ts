@@ -1,0 +1,53 @@
+// The linuxkpi kld (sys/modules/linuxkpi): loading it builds the shim's state for this
+// kernel and exports the Linux API into the kernel's symbol table, so Linux modules
+// wrapped by linux_kld (which MODULE_DEPEND on linuxkpi) link against it. It cannot be
+// unloaded while a Linux module or misc device is still there.
+
+import { curkernel } from "../../host-freebsd/sys/pcpu.js";
+import { EBUSY } from "../../host-freebsd/sys/errno.js";
+import { MOD_LOAD, MOD_QUIESCE, MOD_UNLOAD } from "../../host-freebsd/kern/kern_module.js";
+import { linker_file_export_symbol, type kld_image } from "../../host-freebsd/kern/kern_linker.js";
+import { printf } from "../../host-freebsd/kern/subr_prf.js";
+import { LINUX_KERNEL_API_SYMBOL } from "../linux/export.js";
+import { LINUXKPI_DEFAULT_CONFIG, type LinuxkpiConfig } from "./linux_config.js";
+import { linuxkpi_state } from "./linuxkpi_state.js";
+import { linuxkpi_build_api } from "./linux_api.js";
+import { LINUXKPI_SOFTC_SYMBOL } from "./linux_module.js";
+import { linux_kfree_task_start, linux_kfree_task_stop } from "./linux_slab.js";
+
+export { linux_kld } from "./linux_module.js";
+export type { LinuxkpiConfig };
+
+/** The linuxkpi kld image, with the preset it should use. */
+export function linuxkpi_kld(config: Partial<LinuxkpiConfig> = {}): kld_image {
+  const cfg: LinuxkpiConfig = { ...LINUXKPI_DEFAULT_CONFIG, ...config };
+  return {
+    name: "linuxkpi",
+    modules: [
+      {
+        version: 1,
+        data: {
+          name: "linuxkpi",
+          async evhand(mod, what) {
+            const s = mod.file.symbols.get(LINUXKPI_SOFTC_SYMBOL) as linuxkpi_state | undefined;
+            if (what === MOD_LOAD) {
+              const st = new linuxkpi_state(curkernel(), cfg);
+              linker_file_export_symbol(mod.file, LINUXKPI_SOFTC_SYMBOL, st);
+              linker_file_export_symbol(mod.file, LINUX_KERNEL_API_SYMBOL, linuxkpi_build_api(st));
+              linux_kfree_task_start(st);
+              printf(`linuxkpi: Linux KPI loaded (get_cpu=${cfg.get_cpu}, spinlock=${cfg.spinlock}, alloc_pages=${cfg.alloc_pages})\n`);
+              return 0;
+            }
+            if (s === undefined) return 0;
+            if (what === MOD_QUIESCE || what === MOD_UNLOAD) {
+              if (s.modules.size > 0 || s.misc.size > 0) return EBUSY;
+              if (what === MOD_UNLOAD) await linux_kfree_task_stop(s);
+            }
+            return 0;
+          },
+        },
+      },
+    ],
+    depends: [],
+  };
+}
