@@ -129,6 +129,8 @@ export async function linux_file_ioctl(fp: bsd_file, com: number, data: Uint8Arr
     td.td_retval[0] = BigInt(ret);
     return 0;
   }
+  // DIVERGENCE: -ERESTARTSYS becomes ERESTART; the model's processes have no signal
+  // handlers with SA_RESTART, so the system call returns EINTR instead of restarting.
   return linux_to_bsd_errno(-ret);
 }
 
@@ -206,6 +208,8 @@ function linuxcdevsw(s: linuxkpi_state): cdevsw {
   return {
     d_version: D_VERSION,
     d_name: "linuxcdev",
+    // DIVERGENCE (vs the 2007 port): any number of opens at a time, each its own Linux
+    // file, as LinuxKPI and Linux do; the 2007 port allowed one open at a time.
     async d_fdopen(dev: cdev, fflags, _td, fp) {
       const { misc, inode } = dev.si_drv1 as misc_cdev;
       const fops = misc.fops;

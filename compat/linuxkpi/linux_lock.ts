@@ -38,6 +38,9 @@ export function linux_spin_lock_init(s: linuxkpi_state, lock: spinlock_t, name: 
 export function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): void {
   const m = lock_mtx(lock, "spin_lock");
   if (s.config.spinlock === "mtx_spin") {
+    // DIVERGENCE (mtx_spin preset): interrupts are disabled and the thread is in a
+    // critical section while it holds the lock, stricter than Linux's spin_lock: even
+    // GFP_ATOMIC allocations and kfree panic in malloc(9)/free(9) there.
     mtx_lock_spin(m);
     return;
   }
@@ -72,11 +75,17 @@ export function linux_mutex_init(lock: mutex, name: string): void {
   lock.impl = x;
 }
 
+/** mutex_lock. DIVERGENCE: taking a mutex the thread already holds panics (sx
+ *  "recursed on non-recursive sx") where Linux deadlocks (or lockdep reports it); an
+ *  uncontended mutex_lock in atomic context is caught by WITNESS's lock-order check
+ *  (sleepable sx under a mutex), not by might_sleep. */
 export async function linux_mutex_lock(lock: mutex): Promise<void> {
   await sx_xlock(lock_sx(lock, "mutex_lock"));
 }
 
-/** 0, or -EINTR when a signal arrives while waiting (sx_xlock_sig). */
+/** 0, or -EINTR when a signal arrives while waiting (sx_xlock_sig).
+ *  DIVERGENCE: any pending signal interrupts the wait; Linux's TASK_INTERRUPTIBLE wait
+ *  ignores signals the task blocks or ignores (the model's processes have no masks). */
 export async function linux_mutex_lock_interruptible(lock: mutex): Promise<number> {
   const error = await sx_xlock_sig(lock_sx(lock, "mutex_lock_interruptible"));
   return error === 0 ? 0 : -EINTR;

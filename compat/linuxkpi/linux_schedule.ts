@@ -19,6 +19,9 @@ import { spinlock_enter, spinlock_exit } from "../../host-freebsd/amd64/machdep.
  * not atomic for FreeBSD, so might_sleep (and a real sleep) there passes where Linux
  * reports "BUG: sleeping function called from invalid context".
  */
+// DIVERGENCE: the report is FreeBSD's ("... with the following non-sleepable locks held",
+// "... in a critical section") and it panics, where Linux prints "BUG: sleeping function
+// called from invalid context" and carries on.
 export function linux_might_sleep(where: string): void {
   witness_warn_sleep(`might_sleep() at ${where}`);
 }

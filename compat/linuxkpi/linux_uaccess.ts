@@ -39,7 +39,8 @@ function linux_remap_address(uaddr: number, len: number): { buf: Uint8Array | nu
 /**
  * linux_copyout (copy_to_user).
  * DIVERGENCE: a fault copies all or nothing and reports n bytes not copied, where
- * Linux reports exactly how many bytes were left when the fault hit.
+ * Linux reports exactly how many bytes were left when the fault hit. There is no
+ * might_fault() check: copying under a spinlock is only caught if it really faults.
  */
 export async function linux_copyout(to: Uva, from: Uint8Array, n: number): Promise<number> {
   if (n === 0) return 0;
