@@ -7,7 +7,7 @@
 
 import type { SyscallResult } from "../../machine/syscall.js";
 import { MachineCheck } from "../../machine/phys_mem.js";
-import { curkernel, curthread, curpcpu } from "../sys/pcpu.js";
+import { curkernel, curthread } from "../sys/pcpu.js";
 import { EINTR, ENOSYS, ERESTART, EJUSTRETURN } from "../sys/errno.js";
 import { P_SYSTEM, P_WEXIT, TDF_NEEDRESCHED, type thread } from "../sys/proc.js";
 import { SIGKILL } from "../sys/signal.js";
@@ -64,7 +64,6 @@ export function trap_pfault(va: number, error_code: number): boolean {
   const td = curthread();
   const p = td.td_proc;
   if (p.p_flag & P_SYSTEM) return false;
-  void curpcpu;
   const ftype = error_code & PF_W ? VM_PROT_WRITE : VM_PROT_READ;
   return vm_fault(curkernel(), p.p_vmspace, va, ftype).rv === KERN_SUCCESS;
 }

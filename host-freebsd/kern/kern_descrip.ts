@@ -7,7 +7,7 @@
 // Each process's table is reached through td->td_proc->p_fd.
 
 import { curthread } from "../sys/pcpu.js";
-import { EBADF, EMFILE, ENODEV, ENOTTY, EOPNOTSUPP, EINVAL } from "../sys/errno.js";
+import { EBADF, EMFILE, ENODEV, ENOTTY, EOPNOTSUPP } from "../sys/errno.js";
 import { file, filedesc, type fileops } from "../sys/file.js";
 import type { thread } from "../sys/proc.js";
 import { panic } from "./kern_shutdown.js";
@@ -127,4 +127,3 @@ export async function fdescfree(td: thread): Promise<void> {
   }
 }
 
-export const fo_ioctl_einval = async () => EINVAL;

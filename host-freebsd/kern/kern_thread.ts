@@ -2,7 +2,7 @@
 // (engine Contexts) and ending them.
 
 import { Context } from "../../machine/engine.js";
-import { curthread, curkernel } from "../sys/pcpu.js";
+import { curthread } from "../sys/pcpu.js";
 import { type proc, thread } from "../sys/proc.js";
 import type { kernel } from "../sys/kernel.js";
 import { panic } from "./kern_shutdown.js";
@@ -32,7 +32,6 @@ export function kthread_add(k: kernel, func: () => Promise<void>, name: string, 
 /** thread_exit: the current thread never runs again; its CPU switches to the next. */
 export function thread_exit(): void {
   const td = curthread();
-  const k = curkernel();
   if (td.td_critnest > 0 || td.td_locks.length > 0)
     panic(`thread_exit: ${td.td_name} exits with td_critnest ${td.td_critnest}, ${td.td_locks.length} locks held`);
   const p = td.td_proc;
@@ -40,5 +39,4 @@ export function thread_exit(): void {
   if (i >= 0) p.p_threads.splice(i, 1);
   td.td_state = "TDS_INACTIVE";
   void sched_switch(td);
-  void k;
 }

@@ -8,7 +8,7 @@
 
 import { pcpu, curpcpu, curthread } from "../sys/pcpu.js";
 import { NOCPU } from "../sys/param.js";
-import { TDF_IDLETD, TDF_NEEDRESCHED, TD_IS_IDLETHREAD, type thread } from "../sys/proc.js";
+import { TDF_NEEDRESCHED, TD_IS_IDLETHREAD, type thread } from "../sys/proc.js";
 import type { kernel } from "../sys/kernel.js";
 import { panic } from "./kern_shutdown.js";
 import { IPI_AST } from "../amd64/intr_machdep.js";
@@ -121,8 +121,4 @@ export function sched_unpin(): void {
 /** sched_bind-like initial placement for a new thread. */
 export function sched_fork_thread(td: thread, cpu: number): void {
   td.td_lastcpu = cpu;
-}
-
-export function sched_is_idle_flag(): number {
-  return TDF_IDLETD;
 }

@@ -19,7 +19,7 @@ async function run_kvm_program(main: (c: Libc) => Promise<number>, opts: { seed?
   const kern = freebsd_boot(machine);
   const out = new CapturePipe();
   const err = new CapturePipe();
-  const r: Record<string, unknown> = {};
+  const r: { load?: number; status?: unknown; leak?: number; unload?: number; unload_kpi?: number; api_gone?: boolean } = {};
   kern.start(async () => {
     kern.install_kld(linuxkpi_kld(opts.config ?? {}));
     kern.install_kld(linux_kld(kvm_module));
