@@ -27,6 +27,9 @@ import { cdev_pager_allocate } from "../../host-freebsd/vm/device_pager.js";
 import { vm_object_deallocate, VM_PAGER_FAIL, VM_PAGER_OK, type cdev_pager_ops } from "../../host-freebsd/vm/vm_object.js";
 import { vm_page, vm_page_wire } from "../../host-freebsd/vm/vm_page.js";
 import { uva, type Uva } from "../../machine/addr.js";
+import type { thread } from "../../host-freebsd/sys/proc.js";
+import { SYS_ioctl } from "../../host-freebsd/sys/syscall.js";
+import { VM_MAXUSER_ADDRESS } from "../../host-freebsd/amd64/vmparam.js";
 import * as LE from "../linux/errno.js";
 import { FMODE_READ, FMODE_WRITE, type file, type file_operations, type inode } from "../linux/fs_types.js";
 import { MISC_DYNAMIC_MINOR, MISC_MAJOR, type miscdevice } from "../linux/miscdevice_types.js";
@@ -81,7 +84,7 @@ export function linux_fileops(s: linuxkpi_state): fileops {
     // on a Linux file get ENXIO (LinuxKPI's answer without f_op->read), Linux's EINVAL.
     fo_read: async () => ENXIO,
     fo_write: async () => ENXIO,
-    fo_ioctl: (fp, com, data, td) => linux_file_ioctl(fp, com, data, td),
+    fo_ioctl: (fp, com, data, td) => linux_file_ioctl(s, fp, com, data, td),
     fo_close: async (fp) => {
       const filp = fp.f_data as linux_file;
       if (filp.f_op.release) await filp.f_op.release(filp.f_inode, filp);
@@ -94,29 +97,34 @@ export function linux_fileops(s: linuxkpi_state): fileops {
 
 /**
  * linux_file_ioctl: the FreeBSD command becomes the Linux one; an argument buffer is
- * passed as the fake address LINUX_IOCTL_MIN_PTR (copy_{from,to}_user reach sys_ioctl's
- * kernel copy); a command without a buffer passes its argument word by value. A
+ * passed as a user address that copy_{from,to}_user redirect to sys_ioctl's kernel copy
+ * (the fake address LINUX_IOCTL_MIN_PTR, or with the registered_area preset the
+ * caller's own pointer, taken from td_sa); a command without a buffer passes its
+ * argument word by value. A
  * non-negative Linux result is the system call's value (td_retval); a negative one
  * is translated to a FreeBSD errno.
  * DIVERGENCE: sys_ioctl copies an IOC_OUT argument back only when the ioctl returned
  * 0 or more, so a Linux ioctl that writes results and then fails (KVM_GET_MSR_INDEX_LIST
  * writing nmsrs before -E2BIG) loses them; the 2007 port changed that ioctl for this.
  */
-export async function linux_file_ioctl(fp: bsd_file, com: number, data: Uint8Array, td: import("../../host-freebsd/sys/proc.js").thread): Promise<number> {
+export async function linux_file_ioctl(s: linuxkpi_state, fp: bsd_file, com: number, data: Uint8Array, td: thread): Promise<number> {
   const filp = fp.f_data as linux_file;
   if (!filp.f_op.unlocked_ioctl) return ENOTTY;
   const cmd = linux_ioctl_cmd(com);
   const size = IOCPARM_LEN(com);
   const task = linux_get_current();
   let arg: number;
-  const saved = { data: task.bsd_ioctl_data, len: task.bsd_ioctl_len };
+  const saved = { data: task.bsd_ioctl_data, len: task.bsd_ioctl_len, uaddr: task.bsd_ioctl_uaddr };
   if ((com & IOC_VOID) !== 0 || size === 0) {
     const v = new DataView(data.buffer, data.byteOffset, 8).getBigUint64(0, true);
     arg = v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number(BigInt.asIntN(64, v));
   } else {
-    arg = LINUX_IOCTL_MIN_PTR;
+    // registered_area: the caller's own pointer, from the system call's arguments.
+    const user = s.config.ioctl_user_copy === "registered_area" && td.td_sa.code === SYS_ioctl ? Number(BigInt.asUintN(64, td.td_sa.args[2] ?? 0n)) : -1;
+    arg = user > 0 && user < VM_MAXUSER_ADDRESS ? user : LINUX_IOCTL_MIN_PTR;
     task.bsd_ioctl_data = data;
     task.bsd_ioctl_len = size;
+    task.bsd_ioctl_uaddr = arg;
   }
   let ret: number;
   try {
@@ -124,6 +132,7 @@ export async function linux_file_ioctl(fp: bsd_file, com: number, data: Uint8Arr
   } finally {
     task.bsd_ioctl_data = saved.data;
     task.bsd_ioctl_len = saved.len;
+    task.bsd_ioctl_uaddr = saved.uaddr;
   }
   if (ret >= 0) {
     td.td_retval[0] = BigInt(ret);

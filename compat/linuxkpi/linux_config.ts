@@ -13,6 +13,13 @@ export interface LinuxkpiConfig {
   /** alloc_pages: vm_page_alloc_noobj[_contig] (LinuxKPI) or vm_phys_alloc_contig for
    *  every size plus a pfn -> page hash for pfn_to_page (2007 port). */
   readonly alloc_pages: "vm_page_alloc_noobj" | "vm_phys_alloc_contig";
+  /** How copy_{from,to}_user reach an ioctl argument sys_ioctl already copied in:
+   *  fake_address (LinuxKPI): the driver gets LINUX_IOCTL_MIN_PTR, a window onto the
+   *    kernel copy, bounds-checked against the size in the command;
+   *  registered_area (2007 port's "safe copy mechanism"): the driver gets the caller's
+   *    real pointer; copies inside [arg, arg + size) go to the kernel copy, copies
+   *    outside it go to user memory with copyin/copyout. */
+  readonly ioctl_user_copy: "fake_address" | "registered_area";
   /** kfree inside a critical section: defer it to a task (LinuxKPI's
    *  linux_kfree_async) or call free(9) at once, which panics there. */
   readonly kfree_in_critical: "defer" | "free";
@@ -22,6 +29,7 @@ export const LINUXKPI_DEFAULT_CONFIG: LinuxkpiConfig = {
   get_cpu: "sched_pin",
   spinlock: "mtx_def",
   alloc_pages: "vm_page_alloc_noobj",
+  ioctl_user_copy: "fake_address",
   kfree_in_critical: "defer",
 };
 
@@ -33,5 +41,6 @@ export const LINUX_KMOD_COMPAT_2007_CONFIG: LinuxkpiConfig = {
   get_cpu: "sched_pin",
   spinlock: "mtx_def",
   alloc_pages: "vm_phys_alloc_contig",
+  ioctl_user_copy: "registered_area",
   kfree_in_critical: "free",
 };

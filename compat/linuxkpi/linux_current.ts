@@ -9,10 +9,12 @@ import type { task_struct } from "../linux/sched_types.js";
 import type { mm_struct } from "../linux/mm_struct.js";
 
 export class linux_task implements task_struct {
-  /** sys_ioctl's kernel copy of the current ioctl argument and its length: what the
-   *  fake user addresses of linux_uaccess refer to. */
+  /** sys_ioctl's kernel copy of the current ioctl argument, its length, and the user
+   *  address the driver was given for it (LINUX_IOCTL_MIN_PTR or the caller's pointer):
+   *  what linux_uaccess redirects to the kernel copy. */
   bsd_ioctl_data: Uint8Array | null = null;
   bsd_ioctl_len = 0;
+  bsd_ioctl_uaddr = 0;
   constructor(readonly task_thread: thread) {}
   // DIVERGENCE: task->pid is the FreeBSD thread id (td_tid, 100000 and up), as in
   // LinuxKPI, not a Linux pid; comm is the thread's name.

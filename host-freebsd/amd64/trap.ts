@@ -28,6 +28,7 @@ export async function amd64_syscall(nr: number, args: readonly bigint[]): Promis
   const td = curthread();
   await k.machine.cpu_yield(SYSCALL_COST);
   td.td_retval = [0n, 0n];
+  td.td_sa = { code: nr, args };
   const call = sysent[nr];
   let error: number;
   try {

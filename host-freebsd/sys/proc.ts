@@ -53,6 +53,8 @@ export class thread {
   td_blocked: lock_object | null = null;
   /** Locks held, most recent last: WITNESS's lock list. */
   readonly td_locks: lock_object[] = [];
+  /** The system call in progress (struct syscall_args): its number and raw arguments. */
+  td_sa: { code: number; args: readonly bigint[] } = { code: -1, args: [] };
   /** System call return values (rax, rdx). */
   td_retval: [bigint, bigint] = [0n, 0n];
   /** LinuxKPI: the task_struct created for this thread on first use of `current`. */

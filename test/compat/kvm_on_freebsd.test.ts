@@ -13,6 +13,7 @@ import { freebsd_abi } from "../../userspace/libc/abi_freebsd.js";
 import { Libc } from "../../userspace/libc/libc.js";
 import { lwn_main } from "../../userspace/examples/lwn.js";
 import { vmm_main } from "../../userspace/vmm/vmm.js";
+import { KVM_CREATE_VM, KVM_GET_MSR_INDEX_LIST } from "../../include/uapi/linux/kvm.js";
 
 async function run_kvm_program(main: (c: Libc) => Promise<number>, opts: { seed?: number; cpus?: number; config?: Partial<LinuxkpiConfig> } = {}) {
   const machine = new Machine({ ncpus: opts.cpus ?? 2, ram_bytes: 64 << 20, seed: opts.seed ?? 1 });
@@ -55,5 +56,32 @@ describe("kvm on host-freebsd through linuxkpi", () => {
   it("works with LinuxKPI's own get_cpu (critical_enter) too", async () => {
     const o = await run_kvm_program(lwn_main, { config: { get_cpu: "critical_enter" } });
     expect(o.stdout + o.stderr).toBe("4\nKVM_EXIT_HLT\n");
+  });
+
+  // KVM_GET_MSR_INDEX_LIST writes its index array past the 4-byte header the command
+  // declares: EFAULT behind LinuxKPI's fake address, the list with the 2007 port's
+  // registered parameter areas.
+  async function msr_index_list(c: Libc): Promise<number> {
+    const kvm = await c.open("/dev/kvm", c.abi.O_RDWR);
+    if ((await c.ioctl(kvm, KVM_CREATE_VM, 0)) < 0) return 100;
+    const p = (await c.malloc(4 + 4 * 64))!;
+    c.poke(p, new Uint8Array([64, 0, 0, 0]));
+    const r = await c.ioctl(kvm, KVM_GET_MSR_INDEX_LIST, p);
+    if (r < 0) await c.puts(1, `${c.errname()}\n`);
+    else await c.puts(1, `nmsrs=${c.peek32(p)} first=0x${c.peek32((p + 4) as never).toString(16)}\n`);
+    return 0;
+  }
+
+  it("KVM_GET_MSR_INDEX_LIST: EFAULT with the fake_address preset (LinuxKPI)", async () => {
+    const o = await run_kvm_program(msr_index_list);
+    expect(o.stdout).toBe("EFAULT\n");
+    expect(o.leak).toBe(0);
+  });
+
+  it("KVM_GET_MSR_INDEX_LIST: the list with the registered_area preset (2007 port)", async () => {
+    const o = await run_kvm_program(msr_index_list, { config: { ioctl_user_copy: "registered_area" } });
+    expect(o.stdout).toMatch(/^nmsrs=\d+ first=0x[0-9a-f]+\n$/);
+    expect(o.stdout).not.toMatch(/first=0x0\n/);
+    expect(o.leak).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { CapturePipe } from "../../machine/host_pipe.js";
 import { freebsd_boot } from "../../host-freebsd/kern/init_main.js";
 import { linuxkpi_kld, linux_kld } from "../../compat/linuxkpi/linuxkpi_kld.js";
 import { linux_boot } from "../../host-linux/init/main.js";
+import type { LinuxkpiConfig } from "../../compat/linuxkpi/linux_config.js";
 import { _IO } from "../../include/uapi/asm-generic/ioctl.js";
 import {
   lkpitest_module, LKPITEST_STRUCT, LKPITEST_VALUE, LKPITEST_WRITE_THEN_FAIL, LKPITEST_NEWFD, LKPITEST_EAGAIN, LKPITEST_OVERRUN,
@@ -76,13 +77,13 @@ function lkpitest_program(o: os, out: results): () => Promise<number> {
   };
 }
 
-async function run_on_freebsd(seed: number) {
+async function run_on_freebsd(seed: number, config: Partial<LinuxkpiConfig> = {}) {
   const machine = new Machine({ ncpus: 2, ram_bytes: 32 << 20, seed });
   const kern = freebsd_boot(machine);
   const out: results = { common: {}, divergent: {} };
   const facts: Record<string, unknown> = {};
   kern.start(async () => {
-    kern.install_kld(linuxkpi_kld());
+    kern.install_kld(linuxkpi_kld(config));
     kern.install_kld(linux_kld(lkpitest_module));
     facts.api_before = machine.kernel_symbols!("linux_kernel_api") !== undefined;
     facts.load = await kern.kldload("lkpitest");
@@ -165,6 +166,14 @@ describe("model-based: one Linux driver, one user program, two kernels", () => {
     expect(lx.facts.unload).toBe(0);
     expect(lx.out.common).toEqual(fb.out.common);
     expect(lx.out.divergent).toEqual({ write_then_fail: "EAGAIN", write_then_fail_buf: 0xab, overrun: 0 });
+  });
+
+  it("with the registered_area preset (2007 port), copies past the argument reach user memory as on Linux", async () => {
+    const fb = await run_on_freebsd(7, { ioctl_user_copy: "registered_area" });
+    const lx = await run_on_linux(7);
+    expect(fb.facts.leak).toBe(0);
+    expect(fb.out.common).toEqual(lx.out.common);
+    expect(fb.out.divergent).toEqual({ write_then_fail: "EAGAIN", write_then_fail_buf: 0x11, overrun: 0 });
   });
 
   it("is deterministic: the same seed gives the same FreeBSD message buffer", async () => {
