@@ -13,6 +13,9 @@ export const TLB_SIZE = 512;
 export const TLB_MASK = TLB_SIZE - 1;
 // TLB entry permission bits (the AND of the PDE and PTE bits, as the SDM says a TLB caches them).
 export const TLB_U = 1, TLB_W = 2, TLB_D = 4, TLB_G = 8;
+// With EPT the TLB caches combined translations (linear -> host-physical, SDM 28.4.1) and
+// the AND of the EPT entries' R, W, X with them; without EPT all three are set.
+export const TLB_ER = 16, TLB_EW = 32, TLB_EX = 64, TLB_EPT_ALL = TLB_ER | TLB_EW | TLB_EX;
 // Per-segment access rights in the segment cache.
 export const SEG_R = 1, SEG_W = 2;
 
@@ -48,6 +51,9 @@ export class Core {
   readonly fast_w = new Int32Array(TLB_SIZE).fill(-1);
   /** Bumped on every TLB flush so the fetch path can keep its own one-page cache. */
   tlb_gen = 0;
+  /** Host-physical address of the EPT PML4 table while "enable EPT" is in force, else -1
+   *  (latched from cpu.vmx at sync()). */
+  ept_root = -1;
 
   // Decoded instructions keyed by physical address: one 4096-slot array per code frame.
   // An entry carries its bytes and is revalidated against RAM on every use, so writes by
@@ -88,6 +94,7 @@ export class Core {
       this.flush_tlb(false);
       this.seen_cr0 = s.cr0; this.seen_cr3 = s.cr3; this.seen_cr4 = s.cr4;
       this.seen_a20 = this.cpu.a20_mask; this.seen_vmx = this.cpu.vmx;
+      this.ept_root = this.cpu.vmx?.ept_root ?? -1;
     }
     this.sync_mode();
     for (let i = 0; i < 6; i++) this.sync_seg(i);

@@ -40,6 +40,20 @@ export interface NonRootControls {
   /** RDTSC exits with {kind:"rdtsc"} (primary processor-based control bit 12). Absent means false. */
   rdtsc_exiting?: boolean;
   /** Single-step: a #DB after each instruction, delivered per exception_bitmap. */
+  /** "Enable EPT" (secondary control bit 1): host-physical address of the EPT PML4 table
+   *  (EPTP bits 51:12). Every guest-physical address the CPU uses, guest paging-structure
+   *  entries included, is translated through it. Absent or null: guest-physical = host-physical. */
+  ept_root?: number | null;
+}
+
+/** An event whose delivery a VM exit interrupted (the IDT-vectoring information field,
+ *  SDM 27.2.4): `info` in the interruption-information format (vector [7:0], type [10:8],
+ *  error code valid [11], valid [31]); for software interrupts and exceptions, `insn_len`
+ *  is the length of the instruction that raised it (the VM-exit instruction length). */
+export interface IdtVectoring {
+  info: number;
+  error_code: number;
+  insn_len: number;
 }
 
 /** Why CPU.run() returned. `insn_len` is the length of the instruction that caused it;
@@ -57,7 +71,13 @@ export type Stop =
   | { kind: "wrmsr"; insn_len: number }
   | { kind: "invlpg"; insn_len: number; address: number }
   | { kind: "cr_access"; insn_len: number; /** Intel exit qualification for CR accesses */ qualification: number }
-  | { kind: "interrupt_window" };
+  | { kind: "interrupt_window" }
+  /** An access the EPT does not permit (or an entry not present); EIP names the
+   *  instruction, which restarts. `qualification` is the Intel exit qualification. */
+  | { kind: "ept_violation"; gpa: number; gla: number; qualification: number; vectoring: IdtVectoring | null }
+  /** An EPT entry with an invalid setting (write without read, an unsupported memory
+   *  type or page size, a reserved bit). */
+  | { kind: "ept_misconfig"; gpa: number; vectoring: IdtVectoring | null };
 
 export class X86Cpu {
   state = new X86State();

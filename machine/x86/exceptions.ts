@@ -12,6 +12,7 @@
 import type { Stop, X86Cpu } from "./cpu.js";
 import { core_of, type Core } from "./core.js";
 import { DF, PF, X86Fault, gp, has_error_code } from "./fault.js";
+import { EptExit } from "./ept.js";
 import { push } from "./stack.js";
 import { sys_read } from "./mmu.js";
 import { load_real_seg, pm_deliver } from "./descriptors.js";
@@ -58,11 +59,26 @@ export function deliver_event(c: Core, vector: number, error_code: number | null
     s.interruptibility = 0;
     return null;
   } catch (e) {
-    if (!(e instanceof X86Fault)) throw e;
+    if (!(e instanceof X86Fault) && !(e instanceof EptExit)) throw e;
     // Undo the partial delivery: the second exception is reported against the original state.
     s.gpr[ESP] = esp; s.eip = eip; s.eflags = eflags;
     s.seg[CS] = cs; s.seg[SS] = ss;
     c.sync_mode(); c.sync_seg(CS); c.sync_seg(SS);
+    if (e instanceof EptExit) {
+      // A VM exit during event delivery records the event in the IDT-vectoring
+      // information (SDM 27.2.4); the hypervisor re-injects it on the next entry.
+      c.delivering = -1;
+      if (e.vectoring === null) {
+        const soft = type === EV_SOFT_INT || type === EV_PRIV_SOFT || type === EV_SOFT_EXCEPTION;
+        const has_ec = type === EV_HW_EXCEPTION && error_code !== null;
+        e.vectoring = {
+          info: (vector | (type << 8) | (has_ec ? 0x800 : 0) | 0x80000000) >>> 0,
+          error_code: has_ec ? error_code! >>> 0 : 0,
+          insn_len: soft ? ((ret_eip - eip) >>> 0) & 0xffff : 0,
+        };
+      }
+      throw e;
+    }
     const cur = type === EV_HW_EXCEPTION ? vector : first;
     c.delivering = -1;
     if (cur === DF) return triple(c);
@@ -120,9 +136,16 @@ export function inject_event(cpu: X86Cpu, info: number, error_code: number, insn
   const soft = type === EV_SOFT_INT || type === EV_PRIV_SOFT || type === EV_SOFT_EXCEPTION;
   const ec = type === EV_HW_EXCEPTION && (info & 0x800) !== 0 ? error_code >>> 0 : null;
   const ret = soft ? (c.s.eip + insn_len) >>> 0 : c.s.eip;
-  const stop = type === EV_HW_EXCEPTION
-    ? deliver_event(c, vector, ec ?? (has_error_code(vector) && (info & 0x800) !== 0 ? 0 : null), EV_HW_EXCEPTION, ret)
-    : deliver_event(c, vector, null, type, ret);
+  let stop: Stop | null;
+  try {
+    stop = type === EV_HW_EXCEPTION
+      ? deliver_event(c, vector, ec ?? (has_error_code(vector) && (info & 0x800) !== 0 ? 0 : null), EV_HW_EXCEPTION, ret)
+      : deliver_event(c, vector, null, type, ret);
+  } catch (e) {
+    // An EPT violation while injecting: the VM exit comes before any guest instruction.
+    if (!(e instanceof EptExit)) throw e;
+    stop = e.stop();
+  }
   if (stop !== null && stop.kind === "triple_fault") return false;
   if (stop !== null) c.pending_stop = stop;
   return true;

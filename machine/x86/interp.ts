@@ -15,7 +15,8 @@ import { core_of, type Core } from "./core.js";
 import { CLS_OK, CLS_SSE, CLS_X87, Insn, decode, type ByteSource } from "./decode.js";
 import { BP, BR, DB, DE, NM, OF as OF_VEC, X86Fault, fault, gp, ud } from "./fault.js";
 import { ARITH, MASK, add, alu, dec, divide, div_rem, inc, logic, mul, mul_hi, shift, shld, sub, szp } from "./alu.js";
-import { lin_read8, translate } from "./mmu.js";
+import { lin_fetch8, translate } from "./mmu.js";
+import { EptExit } from "./ept.js";
 import { rd, rd16, wr } from "./segmem.js";
 import { pop, push, sp_add } from "./stack.js";
 import { reg_get, reg_set } from "./regs.js";
@@ -38,7 +39,7 @@ class CodeFetch implements ByteSource {
     const c = this.c;
     const off = c.code32 ? (this.eip + i) >>> 0 : this.eip + i;
     if (off > c.shi[CS]) gp(0);
-    return lin_read8(c, (c.sbase[CS] + off) >>> 0);
+    return lin_fetch8(c, (c.sbase[CS] + off) >>> 0);
   }
 }
 const fetcher = new CodeFetch();
@@ -56,7 +57,7 @@ function fetch(c: Core): Insn {
   const lin = (c.sbase[CS] + eip) >>> 0;
   const lpn = lin >>> 12;
   if (lpn !== c.fetch_lpn || c.fetch_gen !== c.tlb_gen) {
-    const i = translate(c, lin, false, c.cpl === 3);
+    const i = translate(c, lin, false, c.cpl === 3, true);
     const f = c.tlb_frame[i];
     c.fetch_frame = f;
     c.fetch_lpn = lpn;
@@ -137,12 +138,25 @@ export function execute(cpu: X86Cpu, budget: number): Stop {
         }
       }
     } catch (e) {
-      if (!(e instanceof X86Fault)) throw e;
-      const st = handle_fault(c, e);
+      const st = fault_stop(c, e);
       if (st !== null) return st;
     }
   }
   return { kind: "budget" };
+}
+
+/** An exception thrown by an instruction: an EPT violation or misconfiguration is a VM
+ *  exit (also when it strikes while the fault's own delivery is under way); a processor
+ *  exception is delivered or exits per the exception bitmap. */
+function fault_stop(c: Core, e: unknown): Stop | null {
+  if (e instanceof EptExit) return e.stop();
+  if (!(e instanceof X86Fault)) throw e;
+  try {
+    return handle_fault(c, e);
+  } catch (e2) {
+    if (e2 instanceof EptExit) return e2.stop();
+    throw e2;
+  }
 }
 
 // ---- operand helpers ----------------------------------------------------------------------

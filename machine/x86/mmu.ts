@@ -9,10 +9,16 @@
 // write needs R/W=1; a supervisor write needs R/W=1 only when CR0.WP=1. The walk sets A in
 // every entry it uses and D in the final entry on a write. #PF error code: bit 0 P (0 = not
 // present, 1 = protection), bit 1 W/R, bit 2 U/S (CPL 3 access).
+//
+// With EPT (ept.ts) the addresses above are guest-physical: each paging-structure entry
+// is read (and its A/D update written) through the EPT, and so is the final address. The
+// guest's #PF conditions are checked before the final EPT translation, so a guest page
+// fault wins over an EPT violation on the page it would have reached.
 
 import { PAGE_SHIFT } from "../addr.js";
 import type { Pfn } from "../addr.js";
-import { Core, TLB_D, TLB_G, TLB_MASK, TLB_U, TLB_W } from "./core.js";
+import { Core, TLB_D, TLB_EPT_ALL, TLB_ER, TLB_EW, TLB_EX, TLB_G, TLB_MASK, TLB_U, TLB_W } from "./core.js";
+import { EPT_R, EPT_W, EPT_X, ept_translate } from "./ept.js";
 import { page_fault } from "./fault.js";
 import { CR4_PAE } from "./state.js";
 
@@ -53,8 +59,22 @@ export function phys_write(c: Core, pa: number, size: 1 | 2 | 4, v: number): voi
 
 // ---- translation --------------------------------------------------------------------
 
+/** Read a guest paging-structure entry at guest-physical `gpa` during the walk for `lin`. */
+function pt_read(c: Core, gpa: number, lin: number): number {
+  if (c.ept_root < 0) return phys_read(c, gpa, 4);
+  const r = ept_translate(c, c.ept_root, gpa, EPT_R, lin, false);
+  return phys_read(c, (r >>> 3) * 4096 + (gpa & 0xfff), 4);
+}
+
+/** Write back a paging-structure entry with its accessed/dirty bits set (an EPT write). */
+function pt_write(c: Core, gpa: number, v: number, lin: number): void {
+  if (c.ept_root < 0) { phys_write(c, gpa, 4, v); return; }
+  const r = ept_translate(c, c.ept_root, gpa, EPT_W, lin, false);
+  phys_write(c, (r >>> 3) * 4096 + (gpa & 0xfff), 4, v);
+}
+
 /** Walk the page tables for `lin` and fill the TLB entry; faults if the access is not allowed. */
-function walk(c: Core, lin: number, write: boolean, user: boolean): void {
+function walk(c: Core, lin: number, write: boolean, user: boolean, exec: boolean): void {
   const lpn = lin >>> 12, i = lpn & TLB_MASK;
   const s = c.s;
   let ppn: number, bits: number;
@@ -69,28 +89,36 @@ function walk(c: Core, lin: number, write: boolean, user: boolean): void {
   } else {
     const ec = (write ? 2 : 0) | (user ? 4 : 0);
     const pde_pa = ((s.cr3 & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
-    const pde = phys_read(c, pde_pa, 4);
+    const pde = pt_read(c, pde_pa, lin);
     if ((pde & 1) === 0) page_fault(lin, ec);
     if ((pde & 0x80) !== 0 && c.pse) {
       const u = (pde & 4) !== 0, w = (pde & 2) !== 0;
       check_rights(c, lin, write, user, u, w);
       const upd = pde | 0x20 | (write ? 0x40 : 0);
-      if (upd !== pde) phys_write(c, pde_pa, 4, upd >>> 0);
+      if (upd !== pde) pt_write(c, pde_pa, upd >>> 0, lin);
       ppn = ((pde & 0xffc00000) >>> 12) | ((lin >>> 12) & 0x3ff);
       bits = (u ? TLB_U : 0) | (w ? TLB_W : 0) | ((upd & 0x40) !== 0 ? TLB_D : 0) | ((pde & 0x100) !== 0 && c.pge ? TLB_G : 0);
     } else {
       const pte_pa = ((pde & 0xfffff000) | (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
-      const pte = phys_read(c, pte_pa, 4);
+      const pte = pt_read(c, pte_pa, lin);
       if ((pte & 1) === 0) page_fault(lin, ec);
       const u = (pde & pte & 4) !== 0, w = (pde & pte & 2) !== 0;
       check_rights(c, lin, write, user, u, w);
-      if ((pde & 0x20) === 0) phys_write(c, pde_pa, 4, (pde | 0x20) >>> 0);
+      if ((pde & 0x20) === 0) pt_write(c, pde_pa, (pde | 0x20) >>> 0, lin);
       const upd = pte | 0x20 | (write ? 0x40 : 0);
-      if (upd !== pte) phys_write(c, pte_pa, 4, upd >>> 0);
+      if (upd !== pte) pt_write(c, pte_pa, upd >>> 0, lin);
       ppn = pte >>> 12;
       bits = (u ? TLB_U : 0) | (w ? TLB_W : 0) | ((upd & 0x40) !== 0 ? TLB_D : 0) | ((pte & 0x100) !== 0 && c.pge ? TLB_G : 0);
     }
     ppn = ((ppn << 12) & c.cpu.a20_mask) >>> 12;
+  }
+  if (c.ept_root < 0) {
+    bits |= TLB_EPT_ALL;
+  } else {
+    // ppn is guest-physical: the combined translation goes through the EPT.
+    const r = ept_translate(c, c.ept_root, ppn * 4096 + (lin & 0xfff), exec ? EPT_X : write ? EPT_W : EPT_R, lin, true);
+    ppn = r >>> 3;
+    bits |= (r & 7) << 4;
   }
   c.tlb_tag[i] = lpn;
   c.tlb_ppn[i] = ppn;
@@ -108,28 +136,28 @@ function walk(c: Core, lin: number, write: boolean, user: boolean): void {
  *  Returns ppn << 4 | TLB bits. */
 function pae_walk(c: Core, lin: number, write: boolean, user: boolean): number {
   const ec = (write ? 2 : 0) | (user ? 4 : 0);
-  const pdpte = phys_read(c, ((c.s.cr3 & 0xffffffe0) + (lin >>> 30) * 8) >>> 0, 4);
+  const pdpte = pt_read(c, ((c.s.cr3 & 0xffffffe0) + (lin >>> 30) * 8) >>> 0, lin);
   if ((pdpte & 1) === 0) page_fault(lin, ec);
   const pde_pa = ((pdpte & 0xfffff000) + ((lin >>> 21) & 0x1ff) * 8) >>> 0;
-  const pde = phys_read(c, pde_pa, 4);
+  const pde = pt_read(c, pde_pa, lin);
   if ((pde & 1) === 0) page_fault(lin, ec);
   let ppn: number, u: boolean, w: boolean, upd: number, g: boolean;
   if ((pde & 0x80) !== 0) {
     u = (pde & 4) !== 0; w = (pde & 2) !== 0;
     check_rights(c, lin, write, user, u, w);
     upd = pde | 0x20 | (write ? 0x40 : 0);
-    if (upd !== pde) phys_write(c, pde_pa, 4, upd >>> 0);
+    if (upd !== pde) pt_write(c, pde_pa, upd >>> 0, lin);
     ppn = ((pde & 0xffe00000) >>> 12) | ((lin >>> 12) & 0x1ff);
     g = (pde & 0x100) !== 0;
   } else {
     const pte_pa = ((pde & 0xfffff000) + ((lin >>> 12) & 0x1ff) * 8) >>> 0;
-    const pte = phys_read(c, pte_pa, 4);
+    const pte = pt_read(c, pte_pa, lin);
     if ((pte & 1) === 0) page_fault(lin, ec);
     u = (pde & pte & 4) !== 0; w = (pde & pte & 2) !== 0;
     check_rights(c, lin, write, user, u, w);
-    if ((pde & 0x20) === 0) phys_write(c, pde_pa, 4, (pde | 0x20) >>> 0);
+    if ((pde & 0x20) === 0) pt_write(c, pde_pa, (pde | 0x20) >>> 0, lin);
     upd = pte | 0x20 | (write ? 0x40 : 0);
-    if (upd !== pte) phys_write(c, pte_pa, 4, upd >>> 0);
+    if (upd !== pte) pt_write(c, pte_pa, upd >>> 0, lin);
     ppn = pte >>> 12;
     g = (pte & 0x100) !== 0;
   }
@@ -142,21 +170,32 @@ function check_rights(c: Core, lin: number, write: boolean, user: boolean, u: bo
     page_fault(lin, 1 | (write ? 2 : 0) | (user ? 4 : 0));
 }
 
-/** Translate `lin` for an access by a CPL-3 (`user`) or supervisor access; returns the TLB slot. */
-export function translate(c: Core, lin: number, write: boolean, user: boolean): number {
+/** Translate `lin` for an access by a CPL-3 (`user`) or supervisor access, an
+ *  instruction fetch when `exec`; returns the TLB slot. A cached entry whose EPT rights
+ *  do not cover the access is walked again, so the violation is reported as the walk finds it. */
+export function translate(c: Core, lin: number, write: boolean, user: boolean, exec = false): number {
   const lpn = lin >>> 12, i = lpn & TLB_MASK;
-  if (c.tlb_tag[i] !== lpn || (write && (c.tlb_bits[i] & TLB_D) === 0)) {
-    walk(c, lin, write, user);
+  const need = exec ? TLB_EX : write ? TLB_EW : TLB_ER;
+  if (c.tlb_tag[i] !== lpn || (write && (c.tlb_bits[i] & TLB_D) === 0) || (c.tlb_bits[i] & need) === 0) {
+    walk(c, lin, write, user, exec);
   } else {
     const b = c.tlb_bits[i];
     check_rights(c, lin, write, user, (b & TLB_U) !== 0, (b & TLB_W) !== 0);
   }
   if (user === (c.cpl === 3)) {
-    c.fast_r[i] = lpn;
     const b = c.tlb_bits[i];
-    if ((b & TLB_D) !== 0 && ((b & TLB_W) !== 0 || (!user && !c.wp))) c.fast_w[i] = lpn;
+    if ((b & TLB_ER) !== 0) c.fast_r[i] = lpn;
+    if ((b & (TLB_D | TLB_EW)) === (TLB_D | TLB_EW) && ((b & TLB_W) !== 0 || (!user && !c.wp))) c.fast_w[i] = lpn;
   }
   return i;
+}
+
+/** One byte of an instruction at `lin` (an instruction fetch: EPT execute rights). */
+export function lin_fetch8(c: Core, lin: number): number {
+  if (c.ept_root < 0) return lin_read8(c, lin);
+  const i = translate(c, lin, false, c.cpl === 3, true);
+  const f = c.tlb_frame[i];
+  return f !== null ? f[lin & 0xfff] : c.bus.mmio_read(c.tlb_ppn[i] * 4096 + (lin & 0xfff), 1);
 }
 
 /** Physical address of `lin` for the given access (faults as the access would). */

@@ -14,8 +14,16 @@ import {
   MSR_IA32_VMX_ENTRY_CTLS,
   MSR_IA32_VMX_EXIT_CTLS,
   MSR_IA32_VMX_PINBASED_CTLS,
+  MSR_IA32_VMX_EPT_VPID_CAP,
   MSR_IA32_VMX_PROCBASED_CTLS,
+  MSR_IA32_VMX_PROCBASED_CTLS2,
+  SECONDARY_EXEC_ENABLE_EPT,
+  SECONDARY_EXEC_UNRESTRICTED_GUEST,
   VMCS_REVISION_ID,
+  VMX_EPT_2MB_PAGE_BIT,
+  VMX_EPT_PAGE_WALK_4_BIT,
+  VMX_EPTP_UC_BIT,
+  VMX_EPTP_WB_BIT,
 } from "./vmcs_fields.js";
 
 export const MSR_IA32_TSC = 0x10;
@@ -47,6 +55,11 @@ const VMX_CAPS: ReadonlyMap<number, bigint> = new Map([
   [MSR_IA32_VMX_CR0_FIXED1, 0xffffffffn],
   [MSR_IA32_VMX_CR4_FIXED0, 0x00002000n],
   [MSR_IA32_VMX_CR4_FIXED1, 0x000027ffn],
+  // Secondary controls: EPT and unrestricted guest may be 1, nothing must be.
+  [MSR_IA32_VMX_PROCBASED_CTLS2, BigInt(SECONDARY_EXEC_ENABLE_EPT | SECONDARY_EXEC_UNRESTRICTED_GUEST) << 32n],
+  // EPT: 4-level walks, UC or WB paging structures, 2 MiB pages; no execute-only
+  // translations, 1 GiB pages, accessed/dirty flags or INVEPT (VM entry flushes).
+  [MSR_IA32_VMX_EPT_VPID_CAP, BigInt(VMX_EPT_PAGE_WALK_4_BIT | VMX_EPTP_UC_BIT | VMX_EPTP_WB_BIT | VMX_EPT_2MB_PAGE_BIT)],
 ]);
 
 export class MsrFile {

@@ -21,6 +21,43 @@ export const CPU_BASED_MONITOR_EXITING = 0x20000000;
 export const CPU_BASED_PAUSE_EXITING = 0x40000000;
 export const CPU_BASED_ACTIVATE_SECONDARY_CONTROLS = 0x80000000;
 
+// Secondary processor-based controls (SECONDARY_VM_EXEC_CONTROL, in force only with
+// CPU_BASED_ACTIVATE_SECONDARY_CONTROLS): bit 1 enable EPT, bit 7 unrestricted guest.
+export const SECONDARY_EXEC_ENABLE_EPT = 0x00000002;
+export const SECONDARY_EXEC_UNRESTRICTED_GUEST = 0x00000080;
+
+// EPT pointer (SDM 24.6.11): memory type [2:0] (0 UC, 6 WB), page-walk length - 1 [5:3],
+// enable accessed/dirty flags [6], reserved [11:7], PML4 table address [51:12].
+export const VMX_EPTP_MT_UC = 0;
+export const VMX_EPTP_MT_WB = 6;
+export const VMX_EPTP_PWL_4 = 3 << 3;
+export const VMX_EPTP_AD_ENABLE_BIT = 1 << 6;
+
+// EPT paging-structure entries (SDM 28.2.2): read [0], write [1], execute [2]; in a leaf,
+// memory type [5:3] and ignore-PAT [6]; large page [7] in a PDPTE/PDE; accessed [8] and
+// dirty [9] when EPTP[6] enables them; the address of the next table or the page [51:12].
+export const VMX_EPT_READABLE_MASK = 0x1;
+export const VMX_EPT_WRITABLE_MASK = 0x2;
+export const VMX_EPT_EXECUTABLE_MASK = 0x4;
+export const VMX_EPT_RWX_MASK = 0x7;
+export const VMX_EPT_MT_EPTE_SHIFT = 3;
+export const VMX_EPT_IPAT_BIT = 1 << 6;
+export const VMX_EPT_LARGE_PAGE = 1 << 7;
+
+// EPT-violation exit qualification (SDM Table 28-7): the access [2:0] (read, write,
+// instruction fetch), what the translation allowed [5:3] (the AND of R, W, X over every
+// entry used; 0 if an entry was not present), guest-linear address valid [7], and with
+// it [8]: 1 = the access was the translation of that linear address, 0 = an access to a
+// guest paging-structure entry during the walk.
+export const EPT_VIOLATION_ACC_READ = 1 << 0;
+export const EPT_VIOLATION_ACC_WRITE = 1 << 1;
+export const EPT_VIOLATION_ACC_INSTR = 1 << 2;
+export const EPT_VIOLATION_READABLE = 1 << 3;
+export const EPT_VIOLATION_WRITABLE = 1 << 4;
+export const EPT_VIOLATION_EXECUTABLE = 1 << 5;
+export const EPT_VIOLATION_GVA_IS_VALID = 1 << 7;
+export const EPT_VIOLATION_GVA_TRANSLATED = 1 << 8;
+
 export const PIN_BASED_EXT_INTR_MASK = 0x1;
 export const PIN_BASED_NMI_EXITING = 0x8;
 
@@ -88,6 +125,7 @@ export const EXIT_REASON_MSR_WRITE = 32;
 export const EXIT_REASON_INVALID_STATE = 33;
 export const EXIT_REASON_MWAIT_INSTRUCTION = 36;
 export const EXIT_REASON_EPT_VIOLATION = 48;
+export const EXIT_REASON_EPT_MISCONFIG = 49;
 
 // Interruption-information format (VM_EXIT_INTR_INFO, VM_ENTRY_INTR_INFO_FIELD).
 export const INTR_INFO_VECTOR_MASK = 0xff;
@@ -126,5 +164,18 @@ export const MSR_IA32_VMX_CR0_FIXED0 = 0x486;
 export const MSR_IA32_VMX_CR0_FIXED1 = 0x487;
 export const MSR_IA32_VMX_CR4_FIXED0 = 0x488;
 export const MSR_IA32_VMX_CR4_FIXED1 = 0x489;
+export const MSR_IA32_VMX_PROCBASED_CTLS2 = 0x48b;
+export const MSR_IA32_VMX_EPT_VPID_CAP = 0x48c;
+// IA32_VMX_EPT_VPID_CAP bits (SDM A.10): execute-only translations [0], 4-level walk [6],
+// UC [8] and WB [14] EPT paging-structure memory types, 2 MiB [16] and 1 GiB [17] pages,
+// INVEPT [20], accessed/dirty flags [21].
+export const VMX_EPT_EXECUTE_ONLY_BIT = 1 << 0;
+export const VMX_EPT_PAGE_WALK_4_BIT = 1 << 6;
+export const VMX_EPTP_UC_BIT = 1 << 8;
+export const VMX_EPTP_WB_BIT = 1 << 14;
+export const VMX_EPT_2MB_PAGE_BIT = 1 << 16;
+export const VMX_EPT_1GB_PAGE_BIT = 1 << 17;
+export const VMX_EPT_INVEPT_BIT = 1 << 20;
+export const VMX_EPT_AD_BIT = 1 << 21;
 /** VMCS revision identifier this CPU reports in IA32_VMX_BASIC[30:0]. */
 export const VMCS_REVISION_ID = 0x12;

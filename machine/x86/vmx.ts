@@ -21,6 +21,15 @@
 // i.e. real-mode code with the hypervisor's shadow page table in force. KVM of 2007
 // reached the same effect with vm86 mode; "unrestricted guest" CPUs run real mode
 // directly (with EPT).
+//
+// EPT and unrestricted guest (secondary controls 1 and 7, SDM 26.2.1.1 and 26.3.1.1):
+// VM entry fails (VMfailValid, error 7) if a secondary control is set that
+// IA32_VMX_PROCBASED_CTLS2 does not allow, if "unrestricted guest" is set without
+// "enable EPT", or if the EPT pointer is invalid (memory type other than UC or WB, a
+// walk length other than 4, A/D enable (not supported), reserved bits [11:7] or
+// [63:32] set). With "unrestricted guest", guest CR0.PG=1 requires CR0.PE=1 (else the
+// entry fails with reason 33): the guest's own CR0/CR3/CR4 are then exactly what the
+// CPU runs, with the EPT translating guest-physical to host-physical.
 
 import type { Cpu } from "../engine.js";
 import { MachineCheck } from "../phys_mem.js";
@@ -28,9 +37,12 @@ import { PAGE_SIZE, type Hpa } from "../addr.js";
 import type { NonRootControls, Stop, X86Cpu } from "./cpu.js";
 import { execute } from "./interp.js";
 import { MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_EIP, MSR_IA32_SYSENTER_ESP } from "./msr.js";
-import { CR4_VMXE, ESP, type SegmentReg, type X86State } from "./state.js";
+import { CR0_PE, CR0_PG, CR4_VMXE, ESP, type SegmentReg, type X86State } from "./state.js";
 import {
-  CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
+  CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
+  EXIT_REASON_EPT_MISCONFIG, EXIT_REASON_EPT_VIOLATION, MSR_IA32_VMX_EPT_VPID_CAP, MSR_IA32_VMX_PROCBASED_CTLS2,
+  SECONDARY_EXEC_ENABLE_EPT, SECONDARY_EXEC_UNRESTRICTED_GUEST, VMXERR_ENTRY_INVALID_CONTROL_FIELD,
+  VMX_EPT_PAGE_WALK_4_BIT, VMX_EPTP_MT_UC, VMX_EPTP_MT_WB, VMX_EPTP_PWL_4, VMX_EPTP_UC_BIT, VMX_EPTP_WB_BIT,
   CPU_BASED_UNCOND_IO_EXITING, CPU_BASED_VIRTUAL_INTR_PENDING,
   EXIT_REASON_CPUID, EXIT_REASON_CR_ACCESS, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_EXTERNAL_INTERRUPT,
   EXIT_REASON_HLT, EXIT_REASON_INVALID_STATE, EXIT_REASON_INVLPG, EXIT_REASON_IO_INSTRUCTION,
@@ -190,13 +202,19 @@ export class VmxUnit {
       throw new MachineCheck(`cpu${this.cpu.id}: VM entry with a VMCS not active on this CPU`);
     if (launch && act.launched) return this.fail(VMXERR_VMLAUNCH_NONCLEAR_VMCS);
     if (!launch && !act.launched) return this.fail(VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+    const proc = this.rd(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+    const proc2 = (proc & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) !== 0 ? this.rd(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
+    const ept_root = this.check_secondary_controls(proc2);
+    if (ept_root === false) return this.fail(VMXERR_ENTRY_INVALID_CONTROL_FIELD);
+    const unrestricted = (proc2 & SECONDARY_EXEC_UNRESTRICTED_GUEST) !== 0;
 
     const host = snapshot(this.x86.state);
     const host_sysenter = SYSENTER_MSRS.map((m) => this.x86.msrs.read(m) ?? 0n);
     const st = this.x86.state;
     this.load_guest_state(st, regs);
-    if ((st.eflags & 2) === 0) {
-      // SDM 26.3.1.4: RFLAGS bit 1 must be set; entry fails with basic reason 33.
+    if ((st.eflags & 2) === 0 || (unrestricted && (st.cr0 & CR0_PG) !== 0 && (st.cr0 & CR0_PE) === 0)) {
+      // SDM 26.3.1.4: RFLAGS bit 1 must be set; 26.3.1.1: an unrestricted guest with
+      // CR0.PG=1 must have CR0.PE=1. The entry fails with basic reason 33.
       restore(st, host);
       this.vmwrite(VMCS.VM_EXIT_REASON, (EXIT_REASON_INVALID_STATE | VMX_EXIT_REASONS_FAILED_VMENTRY) >>> 0);
       this.vmwrite(VMCS.EXIT_QUALIFICATION, 0);
@@ -204,7 +222,6 @@ export class VmxUnit {
     }
     act.launched = true;
     const pin = this.rd(VMCS.PIN_BASED_VM_EXEC_CONTROL);
-    const proc = this.rd(VMCS.CPU_BASED_VM_EXEC_CONTROL);
     this.x86.vmx = {
       io_exiting: (proc & CPU_BASED_UNCOND_IO_EXITING) !== 0,
       hlt_exiting: (proc & CPU_BASED_HLT_EXITING) !== 0,
@@ -217,6 +234,7 @@ export class VmxUnit {
       cr4_guest_host_mask: this.rd(VMCS.CR4_GUEST_HOST_MASK),
       cr4_read_shadow: this.rd(VMCS.CR4_READ_SHADOW),
       interrupt_window_exiting: (proc & CPU_BASED_VIRTUAL_INTR_PENDING) !== 0,
+      ept_root,
     } satisfies NonRootControls;
     // Event injection (VM-entry interruption information) is delivered through the
     // guest's IVT/IDT before the first instruction, then the valid bit is cleared.
@@ -235,6 +253,25 @@ export class VmxUnit {
     restore(st, host);
     SYSENTER_MSRS.forEach((m, i) => this.x86.msrs.write(m, host_sysenter[i]));
     return SUCCEED;
+  }
+
+  /** VM-execution control checks of the secondary controls (SDM 26.2.1.1). Returns the
+   *  EPT PML4 address when EPT is enabled, null when not, false when the entry must fail. */
+  private check_secondary_controls(proc2: number): number | null | false {
+    const allowed1 = Number(((this.x86.msrs.read(MSR_IA32_VMX_PROCBASED_CTLS2) ?? 0n) >> 32n) & 0xffffffffn);
+    if ((proc2 & ~allowed1) !== 0) return false;
+    const ept = (proc2 & SECONDARY_EXEC_ENABLE_EPT) !== 0;
+    if ((proc2 & SECONDARY_EXEC_UNRESTRICTED_GUEST) !== 0 && !ept) return false;
+    if (!ept) return null;
+    const eptp = this.rd(VMCS.EPT_POINTER) >>> 0;
+    const eptp_hi = this.rd(VMCS.EPT_POINTER + 1) >>> 0;
+    const cap = Number((this.x86.msrs.read(MSR_IA32_VMX_EPT_VPID_CAP) ?? 0n) & 0xffffffffn);
+    const mt = eptp & 7;
+    const mt_ok = (mt === VMX_EPTP_MT_UC && (cap & VMX_EPTP_UC_BIT) !== 0) || (mt === VMX_EPTP_MT_WB && (cap & VMX_EPTP_WB_BIT) !== 0);
+    const walk_ok = (eptp & 0x38) === VMX_EPTP_PWL_4 && (cap & VMX_EPT_PAGE_WALK_4_BIT) !== 0;
+    // [6] A/D enable is not supported; [11:7] reserved; [63:32] beyond MAXPHYADDR.
+    if (!mt_ok || !walk_ok || (eptp & 0xfc0) !== 0 || eptp_hi !== 0) return false;
+    return (eptp & 0xfffff000) >>> 0;
   }
 
   /** Run guest instructions until something exits. Each instruction is one TSC cycle.
@@ -318,13 +355,30 @@ export class VmxUnit {
       case "interrupt_window":
         reason = EXIT_REASON_PENDING_INTERRUPT;
         break;
+      case "ept_violation":
+        reason = EXIT_REASON_EPT_VIOLATION;
+        qual = stop.qualification;
+        this.vmwrite(VMCS.GUEST_LINEAR_ADDRESS, stop.gla >>> 0);
+        this.vmwrite(VMCS.GUEST_PHYSICAL_ADDRESS, stop.gpa >>> 0);
+        this.vmwrite(VMCS.GUEST_PHYSICAL_ADDRESS + 1, 0);
+        break;
+      case "ept_misconfig":
+        reason = EXIT_REASON_EPT_MISCONFIG;
+        this.vmwrite(VMCS.GUEST_PHYSICAL_ADDRESS, stop.gpa >>> 0);
+        this.vmwrite(VMCS.GUEST_PHYSICAL_ADDRESS + 1, 0);
+        break;
     }
+    // IDT-vectoring information: the event whose delivery the exit interrupted; for a
+    // software interrupt or exception the exit instruction length is that of INT n.
+    const vec = stop.kind === "ept_violation" || stop.kind === "ept_misconfig" ? stop.vectoring : null;
+    if (vec !== null && vec.insn_len !== 0) len = vec.insn_len;
     this.vmwrite(VMCS.VM_EXIT_REASON, reason);
     this.vmwrite(VMCS.EXIT_QUALIFICATION, qual >>> 0);
     this.vmwrite(VMCS.VM_EXIT_INTR_INFO, intr_info >>> 0);
     this.vmwrite(VMCS.VM_EXIT_INTR_ERROR_CODE, intr_error >>> 0);
     this.vmwrite(VMCS.VM_EXIT_INSTRUCTION_LEN, len);
-    this.vmwrite(VMCS.IDT_VECTORING_INFO_FIELD, 0);
+    this.vmwrite(VMCS.IDT_VECTORING_INFO_FIELD, vec === null ? 0 : vec.info);
+    this.vmwrite(VMCS.IDT_VECTORING_ERROR_CODE, vec === null ? 0 : vec.error_code);
   }
 
   private load_guest_state(st: X86State, regs: GuestSoftwareRegs): void {
