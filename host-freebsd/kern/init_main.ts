@@ -15,7 +15,7 @@ import { PAGE_SIZE } from "../sys/param.js";
 import { msgbuf } from "./subr_msgbuf.js";
 import { kprintf, printf } from "./subr_prf.js";
 import { mi_switch } from "./kern_synch.js";
-import { cpu_activeclock } from "./sched_ule.js";
+import { cpu_activeclock, sched_idle_steal } from "./sched_ule.js";
 import { cpu_rearm_clock } from "./kern_clock.js";
 import { thread_exit } from "./kern_thread.js";
 import { lapic_handle_intr } from "../amd64/intr_machdep.js";
@@ -72,7 +72,7 @@ async function mi_startup(k: kernel): Promise<void> {
 async function sched_idletd(pc: pcpu): Promise<void> {
   const m = pc.pc_kernel.machine;
   for (;;) {
-    if (pc.pc_runq.length > 0) {
+    if (pc.pc_runq.length > 0 || sched_idle_steal(pc)) {
       await mi_switch();
       continue;
     }

@@ -95,6 +95,23 @@ export async function sched_switch(td: thread): Promise<void> {
   await k.machine.cpu_switch(newtd.td_context!);
 }
 
+/** tdq_idled: an idle CPU takes an unpinned runnable thread from the most loaded
+ *  queue (lowest CPU id on ties). True if it found one. */
+export function sched_idle_steal(pc: pcpu): boolean {
+  const k = pc.pc_kernel;
+  let victim: pcpu | null = null;
+  for (const other of k.pcpus) {
+    if (other === pc || !other.pc_started) continue;
+    if (!other.pc_runq.some((td) => td.td_pinned === 0)) continue;
+    if (victim === null || other.pc_runq.length > victim.pc_runq.length) victim = other;
+  }
+  if (victim === null) return false;
+  const i = victim.pc_runq.findIndex((td) => td.td_pinned === 0);
+  const [td] = victim.pc_runq.splice(i, 1);
+  pc.pc_runq.push(td);
+  return true;
+}
+
 /** sched_clock: a hardclock tick charged to the running thread. */
 export function sched_clock(pc: pcpu): void {
   const td = pc.pc_curthread;
