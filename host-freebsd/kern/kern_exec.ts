@@ -1,6 +1,6 @@
-// sys/kern/kern_fork.c + kern_exec.c + the console tty, reduced to what the model's
-// rc needs: fork a process from a kernel thread, "exec" a UserProgram in it (its main
-// thread runs the program on a new user address space), and wait for it.
+// sys/kern/kern_exec.c + the console tty, reduced to what the model's rc needs: "exec"
+// a UserProgram in a process fork1 made (its main thread runs the program on the new
+// address space, with descriptors 0-2 set up), and run_process = fork1 + exec + wait.
 //
 // A UserProgram reaches the kernel only through machine/syscall.ts. If it throws
 // UserFault (an unresolvable user-mode fault) the process dies of SIGSEGV; any other
@@ -10,18 +10,14 @@
 import { UserFault } from "../../machine/syscall.js";
 import { MachineCheck } from "../../machine/phys_mem.js";
 import type { HostPipe } from "../../machine/host_pipe.js";
-import { curkernel, curthread } from "../sys/pcpu.js";
-import { ENOMEM } from "../sys/errno.js";
 import { FREAD, FWRITE, O_RDONLY } from "../sys/fcntl.js";
 import { DTYPE_PIPE, type fileops } from "../sys/file.js";
-import { proc, type thread } from "../sys/proc.js";
+import type { proc, thread } from "../sys/proc.js";
 import { SIGABRT, SIGSEGV } from "../sys/signal.js";
 import { KernelPanic, panic } from "./kern_shutdown.js";
-import { falloc, fdinit, fdrop, finit, invfo_ioctl, invfo_mmap } from "./kern_descrip.js";
-import { thread_create } from "./kern_thread.js";
-import { sched_add } from "./sched_ule.js";
+import { falloc, fdrop, finit, invfo_ioctl, invfo_mmap } from "./kern_descrip.js";
+import { fork1 } from "./kern_fork.js";
 import { exit1, kern_wait } from "./kern_exit.js";
-import { vmspace_alloc } from "../vm/vm_map.js";
 import { kern_openat } from "./vfs_syscalls.js";
 
 export type UserProgram = () => Promise<number>;
@@ -59,38 +55,29 @@ async function open_stdio(td: thread, stdout: HostPipe, stderr: HostPipe): Promi
   }
 }
 
-/** fork1 + exec: a new process running `program`; returns it, runnable. */
-export function fork_exec(comm: string, program: UserProgram, stdout: HostPipe, stderr: HostPipe): { error: number; p: proc | null } {
-  const k = curkernel();
-  const parent = curthread().td_proc;
-  const vs = vmspace_alloc(k);
-  if (vs === null) return { error: ENOMEM, p: null };
-  const p = new proc(k.next_pid++, comm);
-  p.p_vmspace = vs;
-  p.p_fd = fdinit();
-  p.p_pptr = parent;
+/** exec of a UserProgram in the new process's main thread: stdio, then the program,
+ *  then exit with its status (or the signal its failure calls for). */
+async function exec_user_program(td: thread, program: UserProgram, stdout: HostPipe, stderr: HostPipe): Promise<void> {
+  const p = td.td_proc;
   p.p_stdout = stdout;
   p.p_stderr = stderr;
-  parent.p_children.push(p);
-  k.allproc.push(p);
-  const td = thread_create(k, p, comm, async () => {
-    await open_stdio(td, stdout, stderr);
-    let status = 0;
-    try {
-      status = await program();
-    } catch (e) {
-      if (e instanceof KernelPanic || e instanceof MachineCheck) throw e;
-      if (e instanceof UserFault) await exit1(td, 0, SIGSEGV);
-      const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      stderr.write(new TextEncoder().encode(`${comm}: ${msg}\n`));
-      await exit1(td, 0, SIGABRT);
-    }
-    await exit1(td, status, 0);
-  });
-  td.td_lastcpu = curthread().td_lastcpu;
-  p.p_state = "PRS_NORMAL";
-  sched_add(k, td);
-  return { error: 0, p };
+  await open_stdio(td, stdout, stderr);
+  let status = 0;
+  try {
+    status = await program();
+  } catch (e) {
+    if (e instanceof KernelPanic || e instanceof MachineCheck) throw e;
+    if (e instanceof UserFault) await exit1(td, 0, SIGSEGV);
+    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    stderr.write(new TextEncoder().encode(`${p.p_comm}: ${msg}\n`));
+    await exit1(td, 0, SIGABRT);
+  }
+  await exit1(td, status, 0);
+}
+
+/** fork1 + exec: a new process running `program`; returns it, runnable. */
+export function fork_exec(comm: string, program: UserProgram, stdout: HostPipe, stderr: HostPipe): { error: number; p: proc | null } {
+  return fork1(comm, (td) => exec_user_program(td, program, stdout, stderr));
 }
 
 /** What boot/ calls: run `program` as a process and wait for it to end. */
