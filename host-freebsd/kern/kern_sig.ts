@@ -2,15 +2,16 @@
 //
 // Model rules (DESIGN/kernel_common): SIGKILL terminates the target at its next return
 // to user mode or interruptible sleep (the sleep is aborted with EINTR and the exit
-// happens on the way out of the system call). Other signals are only made pending:
-// interruptible sleeps end with EINTR and signal checks see them; on return to user
-// mode they are delivered to a handler that does nothing (the model's processes
-// install no handlers), i.e. discarded.
+// happens on the way out of the system call). The model's processes install no
+// handlers: signals whose default action is to ignore are discarded when sent; every
+// other one behaves as if caught by an empty handler without SA_RESTART: it makes
+// interruptible sleeps end with EINTR, signal checks see it, and it is consumed on
+// return to user mode.
 
 import { current_cpu } from "../../machine/engine.js";
 import { curkernel } from "../sys/pcpu.js";
 import { EINVAL, ESRCH, EINTR } from "../sys/errno.js";
-import { _SIG_MAXSIG } from "../sys/signal.js";
+import { _SIG_MAXSIG, sig_default_ignore } from "../sys/signal.js";
 import type { proc, thread } from "../sys/proc.js";
 import type { kernel } from "../sys/kernel.js";
 import { sleepq_abort } from "./kern_synch.js";
@@ -26,6 +27,8 @@ export function cursig(td: thread): number {
 /** pksignal/tdsignal: post `sig` to p and interrupt its interruptible sleeps. */
 export function pksignal(k: kernel, p: proc, sig: number): void {
   if (p.p_state === "PRS_ZOMBIE") return;
+  // No handlers in the model: a default-ignore signal is discarded when sent.
+  if (sig_default_ignore(sig)) return;
   p.p_siglist.add(sig);
   for (const td of p.p_threads) {
     if (td.td_state === "TDS_INHIBITED") sleepq_abort(k, td, EINTR);
