@@ -228,9 +228,11 @@ function build(r: raw_t): machine_setup {
       regs[reg] = asize === 2 ? ((regs[reg] & 0xffff0000) | (v & 0xffff)) >>> 0 : v >>> 0;
     };
     // - string_ops.ts: `g[ESI] & 0xffffffff` is negative for ESI/EDI >= 2^31, which the
-    //   segment check then rejects (#GP): 32-bit string addresses stay below 2^31 here.
-    set(ESI, asize === 4 ? si & 0x7fffffff : si);
-    set(EDI, asize === 4 ? di & 0x7fffffff : di);
+    //   segment check then rejects (#GP): 32-bit string addresses stay within
+    //   [0x100, 2^31 - 0x100), where a REP of up to 6 elements cannot cross 2^31 or wrap.
+    const clamp = (v: number) => (asize === 4 && (v < 0x100 || v >= 0x7fffff00) ? 0x100 + (v % 0x7ffffe00) : v);
+    set(ESI, clamp(si));
+    set(EDI, clamp(di));
     set(ECX, r.count);
   }
   // Known bugs of the simulated CPU, kept out of the oracle's way (the unit tests check
