@@ -1,12 +1,13 @@
 // fs/file.c: the per-process file-descriptor table (files_struct / fdtable):
-// lowest-free-fd allocation, fd_install, close_fd, and close-on-exit.
+// lowest-free-fd allocation, fd_install, close_fd, close-on-exit, and sharing (CLONE_FILES:
+// count) or copying (dup_fd) the table for a new thread.
 
 import type { linux_kernel } from "../init/main.js";
 import { EBADF, EMFILE } from "../include/linux/errno.js";
 import { O_CLOEXEC } from "../include/linux/fs_types.js";
 import type { task_struct } from "../include/linux/sched.js";
 import { get_current } from "../arch/x86/kernel/percpu.js";
-import { type file, fput } from "./file_table.js";
+import { type file, fput, get_file } from "./file_table.js";
 
 /** RLIMIT_NOFILE soft limit. */
 export const NR_OPEN_DEFAULT = 1024;
@@ -63,11 +64,8 @@ export async function close_fd(k: linux_kernel, fd: number): Promise<number> {
   return 0;
 }
 
-/** exit_files: close every fd of an exiting task. */
-export async function exit_files(k: linux_kernel, tsk: task_struct): Promise<void> {
-  const files = tsk.files;
-  if (files === null) return;
-  tsk.files = null;
+/** put_files_struct: drop a reference to a file table; the last one closes every fd. */
+export async function put_files_struct(k: linux_kernel, files: files_struct): Promise<void> {
   if (--files.count > 0) return;
   for (let fd = 0; fd < files.fdt.length; fd++) {
     const f = files.fdt[fd] ?? null;
@@ -75,4 +73,26 @@ export async function exit_files(k: linux_kernel, tsk: task_struct): Promise<voi
     files.fdt[fd] = null;
     await fput(k, f);
   }
+}
+
+/** exit_files: the task leaves its file table (closing every fd if it was the last). */
+export async function exit_files(k: linux_kernel, tsk: task_struct): Promise<void> {
+  const files = tsk.files;
+  if (files === null) return;
+  tsk.files = null;
+  await put_files_struct(k, files);
+}
+
+/** dup_fd: a copy of a file table (clone without CLONE_FILES): every open fd refers
+ *  to the same file, with its own reference; fds reserved but not yet installed are
+ *  not copied. */
+export function dup_fd(old: files_struct): files_struct {
+  const n = new files_struct();
+  for (let fd = 0; fd < old.fdt.length; fd++) {
+    const f = old.fdt[fd] ?? null;
+    if (f === null) continue;
+    n.fdt[fd] = get_file(f);
+    if (old.close_on_exec.has(fd)) n.close_on_exec.add(fd);
+  }
+  return n;
 }

@@ -8,6 +8,7 @@
 //   trap_init         every CPU's IDT (arch/x86/kernel/irq), SYSCALL entry
 //                     (kernel/entry), #PF handler (arch/x86/mm/fault)
 //   time_init         the periodic tick (kernel/time/tick), HZ
+//   futex_init        the futex hash buckets (kernel/futex)
 //   vfs_caches_init   the anon inode (fs/anon_inodes), char devices: mem (/dev/null) and misc
 //   EXPORT_SYMBOL     the Linux API for modules (kernel/export), in machine.kernel_symbols
 //   smp_init          every CPU enters its idle loop; kernel_init (pid 1) runs the
@@ -27,7 +28,7 @@ import { TSC_KHZ } from "../arch/x86/kernel/tsc.js";
 import { page_fault_handler } from "../arch/x86/mm/fault.js";
 import type { miscdevice } from "../include/linux/miscdevice_types.js";
 import type { module } from "../include/linux/module_types.js";
-import { task_struct } from "../include/linux/sched.js";
+import { signal_struct, task_struct } from "../include/linux/sched.js";
 import { KernelPanic, panic } from "../kernel/panic.js";
 import { KERN_INFO, dmesg, printk, printk_log } from "../kernel/printk/printk.js";
 import { do_idle, rq } from "../kernel/sched/core.js";
@@ -44,6 +45,7 @@ import { create_kmalloc_caches, type kmem_cache } from "../mm/slab.js";
 import type { char_device_struct } from "../fs/char_dev.js";
 import type { inode } from "../fs/inode.js";
 import { anon_inode_init } from "../fs/anon_inodes.js";
+import { type futex_hash_bucket, futex_init } from "../kernel/futex/core.js";
 import { chr_dev_init } from "../drivers/char/mem.js";
 import { misc_init } from "../drivers/char/misc.js";
 
@@ -90,6 +92,8 @@ export class linux_kernel {
   readonly misc_list: miscdevice[] = [];
   last_ino = 1;
   anon_inode!: inode;
+  // futex hash (kernel/futex/core)
+  readonly futex_queues: futex_hash_bucket[] = [];
   // modules
   readonly modules = new Map<string, loaded_module>();
   api!: linux_kernel_api;
@@ -184,7 +188,8 @@ function sched_init(k: linux_kernel): void {
     const pc = new percpu(k, cpu.id, cpu);
     const idle = new task_struct(0, `swapper/${cpu.id}`);
     idle.cpu = cpu.id;
-    idle.signal = { wait_chldexit: new wait_queue_head() };
+    idle.signal = new signal_struct(new wait_queue_head());
+    idle.signal.thread_head.push(idle);
     idle.ctx = new Context(`swapper/${cpu.id}`, () => do_idle(k));
     pc.current_task = idle;
     pc.rq = new rq(cpu.id, idle, idle);
@@ -236,6 +241,7 @@ export function linux_boot(machine: Machine, opts: linux_boot_options = {}): lin
   sched_init(k);
   trap_init(k);
   time_init(k, opts.hz ?? 1000);
+  futex_init(k);
   vfs_caches_init(k);
   k.api = build_linux_kernel_api(k);
   machine.kernel_symbols = (name: string) => (name === LINUX_KERNEL_API_SYMBOL ? k.api : undefined);

@@ -2,28 +2,23 @@
 // program: a kernel thread forks a process with a fresh address space, fd 0 on
 // /dev/null and fd 1, 2 on host pipes, and waits for it.
 //
-// The program is the process's user-mode execution: it reaches the kernel only through
-// SYSCALL and page faults. When it returns, the process exits with that status. A
-// UserFault out of it means the kernel refused a fault (SIGSEGV was posted); any other
-// exception is a bug in the program: it is killed with SIGABRT and the error is written
-// to its stderr. Errors thrown by the kernel itself (panics) pass through and stop the
-// machine.
+// The program is the main thread's user-mode execution (kernel/entry/user_mode.ts):
+// it reaches the kernel only through SYSCALL and page faults. When it returns, the
+// process exits with that status as exit_group would (every thread it created goes
+// too); faults and exceptions out of it end the process with a signal.
 
 import type { HostPipe } from "../../machine/host_pipe.js";
-import { MachineCheck } from "../../machine/phys_mem.js";
-import { UserFault } from "../../machine/syscall.js";
 import type { linux_kernel } from "../init/main.js";
 import { ENOMEM } from "../include/linux/errno.js";
 import { O_RDONLY } from "../include/linux/fs_types.js";
 import type { task_struct } from "../include/linux/sched.js";
-import { SIGABRT, SIGSEGV } from "../include/linux/signal.js";
 import { get_current } from "../arch/x86/kernel/percpu.js";
-import { KernelPanic } from "./panic.js";
 import { copy_process } from "./fork.js";
-import { do_exit, kernel_wait4, WEXITSTATUS, WIFEXITED, WTERMSIG } from "./exit.js";
+import { do_group_exit, kernel_wait4, WEXITSTATUS, WIFEXITED, WTERMSIG } from "./exit.js";
 import { wake_up_new_task } from "./sched/core.js";
 import { get_signal } from "./signal.js";
 import { might_sleep } from "./sched/might_sleep.js";
+import { enter_user_mode } from "./entry/user_mode.js";
 import { mm_alloc } from "../mm/mm_struct.js";
 import { pgd_free } from "../arch/x86/mm/pgtable.js";
 import { files_struct } from "../fs/file.js";
@@ -40,22 +35,12 @@ export interface ProcessStatus {
 
 async function start_user_program(k: linux_kernel, program: UserProgram): Promise<number> {
   const tsk = get_current(k);
-  try {
-    const code = await program();
-    // A signal that arrived while the program ran in user mode is taken on this way out.
-    const sig = get_signal(tsk);
-    if (sig !== 0) await do_exit(k, sig);
-    return code;
-  } catch (e) {
-    if (e === tsk.kernel_error || e instanceof KernelPanic || e instanceof MachineCheck || k.panicked) throw e;
-    if (e instanceof UserFault) await do_exit(k, tsk.forced_fatal_signal || SIGSEGV);
-    const stderr = tsk.files?.fdt[2];
-    const text = `${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`;
-    // The message goes to the process's stderr as the C runtime's abort() report would.
-    const pipe = stderr?.f_path === "pipe:[stderr]" ? (stderr.private_data as HostPipe) : null;
-    pipe?.write(new TextEncoder().encode(text));
-    return await do_exit(k, SIGABRT);
-  }
+  const code = await enter_user_mode(k, program);
+  // Returning from main is exit(code): the C runtime's exit() ends with exit_group, so
+  // every thread of the process goes. A signal that arrived while the program ran in
+  // user mode is taken on this way out.
+  const sig = get_signal(tsk);
+  return await do_group_exit(k, sig !== 0 ? sig : (code & 0xff) << 8);
 }
 
 /** Fork a user process running `program` as a child of the current task: the task or -errno. */

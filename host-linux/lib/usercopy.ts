@@ -58,3 +58,21 @@ export function get_user_u32(k: linux_kernel, addr: number): number {
   if (!access_ok(addr, 4) || user_copy(addr, b, false, false) !== 0) return -EFAULT;
   return new DataView(b.buffer).getUint32(0, true);
 }
+
+/** put_user of an int: 0, or -EFAULT. */
+export function put_user_u32(k: linux_kernel, addr: number, val: number): number {
+  might_fault(k, "put_user");
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, val >>> 0, true);
+  if (!access_ok(addr, 4) || user_copy(addr, b, true, false) !== 0) return -EFAULT;
+  return 0;
+}
+
+/** put_user of an unsigned long: 0, or -EFAULT. */
+export function put_user_u64(k: linux_kernel, addr: number, val: bigint): number {
+  might_fault(k, "put_user");
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, val), true);
+  if (!access_ok(addr, 8) || user_copy(addr, b, true, false) !== 0) return -EFAULT;
+  return 0;
+}

@@ -42,9 +42,42 @@ export interface thread_info {
   preempt_count: number;
 }
 
-export interface signal_struct {
+// signal->flags
+/** The whole thread group is exiting (exit_group, a fatal signal). */
+export const SIGNAL_GROUP_EXIT = 0x00000004;
+
+/** struct signal_struct (with the part of sighand_struct this model needs): what the
+ *  threads of one process (a thread group, CLONE_THREAD) share. The task list of the
+ *  group is thread_head (signal->thread_head), leader first; a thread leaves it when it
+ *  is released (__unhash_process). */
+export class signal_struct {
   /** wait4() sleeps here for a child to exit (wait_chldexit). */
-  wait_chldexit: wait_queue_head;
+  readonly wait_chldexit: wait_queue_head;
+  /** Threads of the group not yet through do_exit (signal->live). */
+  live = 1;
+  /** Threads of the group not yet released (signal->nr_threads). */
+  nr_threads = 1;
+  /** SIGNAL_GROUP_EXIT. */
+  flags = 0;
+  /** The wait status of the whole group once SIGNAL_GROUP_EXIT is set. */
+  group_exit_code = 0;
+  /** Signals sent to the process rather than to one thread (shared_pending). */
+  readonly shared_pending = new Set<number>();
+  /** Where complete_signal starts looking for a thread to take a shared signal. */
+  curr_target: task_struct | null = null;
+  readonly thread_head: task_struct[] = [];
+
+  constructor(wait_chldexit: wait_queue_head) {
+    this.wait_chldexit = wait_chldexit;
+  }
+}
+
+/** struct thread_struct: the architectural per-thread state the kernel keeps. */
+export interface thread_struct {
+  /** FS base (the TLS pointer of the x86-64 ABI): CLONE_SETTLS, arch_prctl(ARCH_SET_FS). */
+  fsbase: number;
+  /** User stack pointer the thread was created with (clone's newsp). */
+  sp: number;
 }
 
 export class task_struct implements module_task_struct {
@@ -79,10 +112,26 @@ export class task_struct implements module_task_struct {
   kernel_error: unknown = null;
   ctx!: Context;
 
+  /** Thread-group id: the pid of the group leader, what getpid() returns. */
+  tgid: number;
+  /** The thread whose pid is the process's pid (itself for a single-threaded task). */
+  group_leader: task_struct = this;
+  /** Signal sent to the parent at exit: SIGCHLD for a process, -1 for a thread (which
+   *  nobody waits for: it is released as soon as it is dead). */
+  exit_signal = 17;
+  /** CLONE_CHILD_SETTID: the child writes its tid here when it first runs (0 = NULL). */
+  set_child_tid = 0;
+  /** CLONE_CHILD_CLEARTID / set_tid_address: at exit, 0 is written here and one futex
+   *  waiter on it is woken (pthread_join's wait). */
+  clear_child_tid = 0;
+  readonly thread: thread_struct = { fsbase: 0, sp: 0 };
+
   constructor(
     readonly pid: number,
     public comm: string,
-  ) {}
+  ) {
+    this.tgid = pid;
+  }
 
   get state(): number {
     return this.__state;

@@ -3,16 +3,21 @@
 // prototype (int fd, unsigned int cmd, unsigned long arg, size_t, off_t).
 
 import type { Uva } from "../../../../machine/addr.js";
+import type { UserEntry } from "../../../../machine/syscall.js";
 import type { linux_kernel } from "../../../init/main.js";
 import { ksys_read, ksys_write } from "../../../fs/read_write.js";
 import { do_sys_open, sys_close } from "../../../fs/open.js";
 import { sys_ioctl } from "../../../fs/ioctl.js";
 import { sys_mmap, sys_munmap } from "../../../mm/mmap.js";
 import { sys_exit, sys_exit_group } from "../../../kernel/exit.js";
-import { sys_getpid, sys_pause, sys_sched_yield } from "../../../kernel/sys.js";
-import { kill_pid } from "../../../kernel/signal.js";
+import { sys_arch_prctl, sys_getpid, sys_gettid, sys_pause, sys_sched_yield } from "../../../kernel/sys.js";
+import { kill_pid, sys_tgkill, sys_tkill } from "../../../kernel/signal.js";
+import { sys_clone, sys_set_tid_address } from "../../../kernel/fork.js";
+import { sys_futex } from "../../../kernel/futex/syscalls.js";
 
-type sys_call_ptr_t = (k: linux_kernel, args: readonly bigint[]) => Promise<number>;
+/** A system call: the kernel, the six register arguments, and for clone the user entry
+ *  the new thread starts at (machine/syscall.ts syscall_with_entry). */
+type sys_call_ptr_t = (k: linux_kernel, args: readonly bigint[], code?: UserEntry) => Promise<number>;
 
 const int = (a: bigint | undefined): number => Number(BigInt.asIntN(32, a ?? 0n));
 const uint = (a: bigint | undefined): number => Number(BigInt.asUintN(32, a ?? 0n));
@@ -29,9 +34,16 @@ export const __NR_ioctl = 16;
 export const __NR_sched_yield = 24;
 export const __NR_pause = 34;
 export const __NR_getpid = 39;
+export const __NR_clone = 56;
 export const __NR_exit = 60;
 export const __NR_kill = 62;
+export const __NR_arch_prctl = 158;
+export const __NR_gettid = 186;
+export const __NR_tkill = 200;
+export const __NR_futex = 202;
+export const __NR_set_tid_address = 218;
 export const __NR_exit_group = 231;
+export const __NR_tgkill = 234;
 
 export const sys_call_table: Record<number, sys_call_ptr_t> = {
   [__NR_read]: (k, a) => ksys_read(k, int(a[0]), ulong(a[1]) as Uva, long(a[2])),
@@ -44,7 +56,14 @@ export const sys_call_table: Record<number, sys_call_ptr_t> = {
   [__NR_sched_yield]: (k) => sys_sched_yield(k),
   [__NR_pause]: (k) => sys_pause(k),
   [__NR_getpid]: (k) => sys_getpid(k),
+  [__NR_clone]: (k, a, code) => sys_clone(k, ulong(a[0]), ulong(a[1]), ulong(a[2]), ulong(a[3]), ulong(a[4]), code),
   [__NR_exit]: (k, a) => sys_exit(k, int(a[0])),
   [__NR_kill]: async (k, a) => kill_pid(k, int(a[0]), int(a[1])),
+  [__NR_arch_prctl]: (k, a) => sys_arch_prctl(k, int(a[0]), ulong(a[1])),
+  [__NR_gettid]: (k) => sys_gettid(k),
+  [__NR_tkill]: async (k, a) => sys_tkill(k, int(a[0]), int(a[1])),
+  [__NR_futex]: (k, a) => sys_futex(k, ulong(a[0]), int(a[1]), uint(a[2]), ulong(a[3]), ulong(a[4]), uint(a[5])),
+  [__NR_set_tid_address]: (k, a) => sys_set_tid_address(k, ulong(a[0])),
   [__NR_exit_group]: (k, a) => sys_exit_group(k, int(a[0])),
+  [__NR_tgkill]: async (k, a) => sys_tgkill(k, int(a[0]), int(a[1]), int(a[2])),
 };

@@ -1,0 +1,36 @@
+// include/uapi/linux/futex.h: futex(2) operations and flags.
+
+export const FUTEX_WAIT = 0;
+export const FUTEX_WAKE = 1;
+export const FUTEX_FD = 2;
+export const FUTEX_REQUEUE = 3;
+export const FUTEX_CMP_REQUEUE = 4;
+export const FUTEX_WAKE_OP = 5;
+export const FUTEX_LOCK_PI = 6;
+export const FUTEX_UNLOCK_PI = 7;
+export const FUTEX_TRYLOCK_PI = 8;
+export const FUTEX_WAIT_BITSET = 9;
+export const FUTEX_WAKE_BITSET = 10;
+export const FUTEX_WAIT_REQUEUE_PI = 11;
+export const FUTEX_CMP_REQUEUE_PI = 12;
+export const FUTEX_LOCK_PI2 = 13;
+
+export const FUTEX_PRIVATE_FLAG = 128;
+export const FUTEX_CLOCK_REALTIME = 256;
+export const FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+
+export const FUTEX_WAIT_PRIVATE = FUTEX_WAIT | FUTEX_PRIVATE_FLAG;
+export const FUTEX_WAKE_PRIVATE = FUTEX_WAKE | FUTEX_PRIVATE_FLAG;
+export const FUTEX_WAIT_BITSET_PRIVATE = FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG;
+export const FUTEX_WAKE_BITSET_PRIVATE = FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG;
+
+/** A bitset that matches every waiter (FUTEX_WAIT / FUTEX_WAKE use it). */
+export const FUTEX_BITSET_MATCH_ANY = 0xffffffff;
+
+export const futex_op_names: Readonly<Record<number, string>> = {
+  [FUTEX_WAIT]: "FUTEX_WAIT", [FUTEX_WAKE]: "FUTEX_WAKE", [FUTEX_FD]: "FUTEX_FD", [FUTEX_REQUEUE]: "FUTEX_REQUEUE",
+  [FUTEX_CMP_REQUEUE]: "FUTEX_CMP_REQUEUE", [FUTEX_WAKE_OP]: "FUTEX_WAKE_OP", [FUTEX_LOCK_PI]: "FUTEX_LOCK_PI",
+  [FUTEX_UNLOCK_PI]: "FUTEX_UNLOCK_PI", [FUTEX_TRYLOCK_PI]: "FUTEX_TRYLOCK_PI", [FUTEX_WAIT_BITSET]: "FUTEX_WAIT_BITSET",
+  [FUTEX_WAKE_BITSET]: "FUTEX_WAKE_BITSET", [FUTEX_WAIT_REQUEUE_PI]: "FUTEX_WAIT_REQUEUE_PI",
+  [FUTEX_CMP_REQUEUE_PI]: "FUTEX_CMP_REQUEUE_PI", [FUTEX_LOCK_PI2]: "FUTEX_LOCK_PI2",
+};
