@@ -154,7 +154,7 @@ export function freebsd_boot(machine: Machine, opts: kernel_options = {}): freeb
     k.pcpus.push(pc);
     cpu.gsbase = pc;
     cpu.intr_handler = (v) => lapic_handle_intr(pc, v);
-    cpu.syscall_entry = (nr, args) => amd64_syscall(nr, args);
+    cpu.syscall_entry = (nr, args, code) => amd64_syscall(nr, args, code);
     cpu.page_fault_handler = (va, ec) => trap_pfault(va, ec);
     const idle = new thread(k.next_tid++, `idle: cpu${cpu.id}`, idleproc);
     idle.td_flags |= TDF_IDLETD;

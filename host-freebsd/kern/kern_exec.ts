@@ -55,23 +55,30 @@ async function open_stdio(td: thread, stdout: HostPipe, stderr: HostPipe): Promi
   }
 }
 
+/** Run user code in thread td and return its result. A UserFault kills the process
+ *  with SIGSEGV; any other exception (a bug in the program) with SIGABRT, the error
+ *  going to the process's stderr; kernel panics and machine checks propagate. */
+export async function run_user_code(td: thread, code: () => Promise<number>): Promise<number> {
+  const p = td.td_proc;
+  try {
+    return await code();
+  } catch (e) {
+    if (e instanceof KernelPanic || e instanceof MachineCheck) throw e;
+    if (e instanceof UserFault) return exit1(td, 0, SIGSEGV);
+    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    p.p_stderr?.write(new TextEncoder().encode(`${p.p_comm}: ${msg}\n`));
+    return exit1(td, 0, SIGABRT);
+  }
+}
+
 /** exec of a UserProgram in the new process's main thread: stdio, then the program,
- *  then exit with its status (or the signal its failure calls for). */
+ *  then exit with its status (returning from main calls exit). */
 async function exec_user_program(td: thread, program: UserProgram, stdout: HostPipe, stderr: HostPipe): Promise<void> {
   const p = td.td_proc;
   p.p_stdout = stdout;
   p.p_stderr = stderr;
   await open_stdio(td, stdout, stderr);
-  let status = 0;
-  try {
-    status = await program();
-  } catch (e) {
-    if (e instanceof KernelPanic || e instanceof MachineCheck) throw e;
-    if (e instanceof UserFault) await exit1(td, 0, SIGSEGV);
-    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
-    stderr.write(new TextEncoder().encode(`${p.p_comm}: ${msg}\n`));
-    await exit1(td, 0, SIGABRT);
-  }
+  const status = await run_user_code(td, program);
   await exit1(td, status, 0);
 }
 

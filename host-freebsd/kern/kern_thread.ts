@@ -2,11 +2,12 @@
 // (engine Contexts) and ending them.
 
 import { Context } from "../../machine/engine.js";
-import { curthread } from "../sys/pcpu.js";
-import { type proc, thread } from "../sys/proc.js";
+import { curkernel, curthread } from "../sys/pcpu.js";
+import { P_WEXIT, type proc, thread } from "../sys/proc.js";
 import type { kernel } from "../sys/kernel.js";
 import { panic } from "./kern_shutdown.js";
 import { sched_add, sched_switch } from "./sched_ule.js";
+import { kwakeup } from "./kern_synch.js";
 
 /** thread_alloc + cpu_fork: a new thread of p whose kernel stack runs `body`, then exits. */
 export function thread_create(k: kernel, p: proc, name: string, body: () => Promise<void>): thread {
@@ -37,6 +38,7 @@ export function thread_exit(): void {
   const p = td.td_proc;
   const i = p.p_threads.indexOf(td);
   if (i >= 0) p.p_threads.splice(i, 1);
+  if ((p.p_flag & P_WEXIT) !== 0) kwakeup(curkernel(), p.p_threads);
   td.td_state = "TDS_INACTIVE";
   void sched_switch(td);
 }

@@ -74,6 +74,9 @@ export class kernel {
   readonly sleepq_chains = new Map<unknown, thread[]>();
   readonly callouts: callout[] = [];
 
+  /** umtx wait channels, per address space and user address. */
+  readonly umtx_keys = new Map<object, Map<number, object>>();
+
   // smp_rendezvous serialisation.
   smp_rv_busy = false;
 

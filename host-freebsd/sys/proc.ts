@@ -57,9 +57,10 @@ export class thread {
   td_sa: { code: number; args: readonly bigint[] } = { code: -1, args: [] };
   /** System call return values (rax, rdx). */
   td_retval: [bigint, bigint] = [0n, 0n];
+  /** Signals sent to this thread alone (thr_kill); process-wide ones are in p_siglist. */
+  readonly td_siglist = new Set<number>();
   /** LinuxKPI: the task_struct created for this thread on first use of `current`. */
   td_lkpi_task: unknown = null;
-  /** Reference counts a thread may hold on a linker file while running its code. */
   td_name: string;
   constructor(
     readonly td_tid: number,
