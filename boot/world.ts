@@ -15,6 +15,7 @@ import type { HostPipe } from "../machine/host_pipe.js";
 import type { HostKernel, ProcessStatus, UserProgram } from "./host_kernel.js";
 import { boot_freebsd } from "./host_freebsd.js";
 import { boot_linux } from "./host_linux.js";
+import { kvm_globals } from "../kvm/kvm_globals.js";
 
 export type HostName = "freebsd" | "linux";
 
@@ -24,6 +25,9 @@ export interface WorldConfig {
   /** Host RAM in MiB. */
   ram_mib: number;
   seed: number;
+  /** How kvm virtualizes guest memory: shadow page tables (the default) or nested
+   *  paging with EPT (the kvm module parameter enable_ept). */
+  mmu?: "shadow" | "ept";
 }
 
 export interface WorldResult {
@@ -57,6 +61,8 @@ export async function run_world(
       failure = new Error(`loading the KVM module stack failed: error ${err}\n${kernel.dmesg()}`);
       return;
     }
+    // Module parameters are in force before the first VM exists, as with insmod kvm enable_ept=1.
+    kvm_globals().enable_ept = cfg.mmu === "ept";
     const status = await kernel.run_process(comm, program, stdout, stderr);
     const uerr = await kernel.unload_kvm();
     if (uerr !== 0) {

@@ -9,6 +9,13 @@ import { Libc } from "../../userspace/libc/libc.js";
 
 export const HOSTS: HostName[] = ["linux"];
 
+/** The MMU run_on boots with unless told otherwise; test/kvm/ept.test.ts sets "ept"
+ *  and then runs the other suites of this directory again. */
+export let default_mmu: "shadow" | "ept" = "shadow";
+export function set_default_mmu(mmu: "shadow" | "ept"): void {
+  default_mmu = mmu;
+}
+
 export interface Outcome {
   stdout: string;
   stderr: string;
@@ -17,12 +24,12 @@ export interface Outcome {
   leaked_pages: number;
 }
 
-export async function run_on(host: HostName, main: (c: Libc) => Promise<number>, opts: { cpus?: number; seed?: number; ram_mib?: number } = {}): Promise<Outcome> {
+export async function run_on(host: HostName, main: (c: Libc) => Promise<number>, opts: { cpus?: number; seed?: number; ram_mib?: number; mmu?: "shadow" | "ept" } = {}): Promise<Outcome> {
   const out = new CapturePipe();
   const err = new CapturePipe();
   const abi = host === "freebsd" ? freebsd_abi : linux_abi;
   const r = await run_world(
-    { host, cpus: opts.cpus ?? 2, seed: opts.seed ?? 1, ram_mib: opts.ram_mib ?? 64 },
+    { host, cpus: opts.cpus ?? 2, seed: opts.seed ?? 1, ram_mib: opts.ram_mib ?? 64, mmu: opts.mmu ?? default_mmu },
     "test",
     () => main(new Libc(abi)),
     out,
