@@ -10,6 +10,7 @@
 //
 // Everything runs inside Machine.run(): the kernel's first thread performs steps 3-5.
 
+import type { LinuxkpiConfig } from "../compat/linuxkpi/linux_config.js";
 import { Machine, MachineStopped } from "../machine/engine.js";
 import type { HostPipe } from "../machine/host_pipe.js";
 import type { HostKernel, ProcessStatus, UserProgram } from "./host_kernel.js";
@@ -28,6 +29,9 @@ export interface WorldConfig {
   /** How kvm virtualizes guest memory: shadow page tables (the default) or nested
    *  paging with EPT (the kvm module parameter enable_ept). */
   mmu?: "shadow" | "ept";
+  /** The shim's choices on host-freebsd (compat/linuxkpi/linux_config.ts); by default
+   *  the 2007 port's working configuration. */
+  compat?: Partial<LinuxkpiConfig>;
 }
 
 export interface WorldResult {
@@ -40,7 +44,7 @@ export interface WorldResult {
 
 export async function boot_host(cfg: WorldConfig): Promise<HostKernel> {
   const machine = new Machine({ ncpus: cfg.cpus, ram_bytes: cfg.ram_mib * 1024 * 1024, seed: cfg.seed });
-  return cfg.host === "freebsd" ? boot_freebsd(machine) : boot_linux(machine);
+  return cfg.host === "freebsd" ? boot_freebsd(machine, cfg.compat) : boot_linux(machine);
 }
 
 /** Boot a host, load KVM, run one user program to completion, unload, and report. */

@@ -7,7 +7,7 @@ import { freebsd_abi } from "../../userspace/libc/abi_freebsd.js";
 import { linux_abi } from "../../userspace/libc/abi_linux.js";
 import { Libc } from "../../userspace/libc/libc.js";
 
-export const HOSTS: HostName[] = ["linux"];
+export const HOSTS: HostName[] = ["freebsd", "linux"];
 
 /** The MMU run_on boots with unless told otherwise; test/kvm/ept.test.ts sets "ept"
  *  and then runs the other suites of this directory again. */
