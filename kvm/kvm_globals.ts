@@ -17,11 +17,15 @@ export interface kvm_module_globals {
   readonly vmxarea: (page | null)[];
   /** Per-CPU: the VMCS most recently VMPTRLDed there. */
   readonly current_vmcs: (number | null)[];
+  /** Module parameter enable_ept (kvm.enable_ept=1 / insmod kvm enable_ept=1): VMs
+   *  created while it is set use two-dimensional paging (EPT) instead of shadow paging.
+   *  Default off. Read at KVM_CREATE_VM. */
+  enable_ept: boolean;
 }
 
 export const kvm_globals = (): kvm_module_globals =>
   module_data<kvm_module_globals>("kvm", () => {
     const kvm_lock = new spinlock_t();
     spin_lock_init(kvm_lock, "kvm_lock");
-    return { kvm_lock, vm_list: [], misc: null, vmxarea: [], current_vmcs: [] };
+    return { kvm_lock, vm_list: [], misc: null, vmxarea: [], current_vmcs: [], enable_ept: false };
   });

@@ -63,7 +63,8 @@ export interface kvm_mmu_page {
   page: page;
   kva: Kva;
   pfn: Pfn;
-  /** Level in the 2-level 32-bit format: 2 = page directory (root), 1 = page table. */
+  /** Level in the 2-level 32-bit format: 2 = page directory (root), 1 = page table;
+   *  with two-dimensional paging (kvm.tdp), 4 = EPT PML4 (root) .. 1 = EPT page table. */
   level: number;
 }
 
@@ -87,6 +88,10 @@ export interface kvm {
   readonly mm: mm_struct | null;
   readonly stat: kvm_stat_counters;
   users_count: number;
+  /** Two-dimensional paging (EPT) instead of shadow paging: the kvm module parameter
+   *  enable_ept when the VM was created, if the CPU has EPT and unrestricted guest.
+   *  vcpu.mmu then holds the EPT tables (mmu_tdp.ts). Fixed for the VM's lifetime. */
+  readonly tdp: boolean;
 }
 
 export interface kvm_vcpu {

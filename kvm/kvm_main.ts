@@ -30,6 +30,7 @@ import {
 } from "./kvm_host.js";
 import { kvm_free_physmem_slot, kvm_mmu_gva_to_gpa, kvm_mmu_zap_all, mmu_pin_gfn } from "./mmu.js";
 import { msrs_to_save, vmx_get_msr, vmx_set_msr } from "./x86_msr.js";
+import { cpu_has_vmx_ept, cpu_has_vmx_unrestricted_guest } from "./mmu_tdp.js";
 import {
   alloc_vmcs, kvm_queue_interrupt, vmx_get_regs, vmx_update_exception_bitmap, vmx_get_sregs, vmx_hardware_disable_all, vmx_hardware_enable_all, vmx_set_regs,
   vmx_set_sregs, vmx_vcpu_decache, vmx_vcpu_free, vmx_vcpu_load, vmx_vcpu_put, vmx_vcpu_run, vmx_vcpu_setup,
@@ -108,6 +109,7 @@ async function kvm_dev_ioctl_create_vm(): Promise<number> {
   mutex_init(slots_lock, "kvm->slots_lock");
   const kvm: kvm = {
     self, lock, slots_lock, nmemslots: 0,
+    tdp: kvm_globals().enable_ept && cpu_has_vmx_ept() && cpu_has_vmx_unrestricted_guest(),
     memslots: new Array<kvm_memory_slot | null>(KVM_MEMORY_SLOTS).fill(null),
     vcpus: new Array<kvm_vcpu | null>(KVM_MAX_VCPUS).fill(null),
     online_vcpus: 0, mm: get_current().mm, stat: new_kvm_stat(), users_count: 1,

@@ -16,8 +16,9 @@ import { cpuid } from "../compat/linux/asm/processor.js";
 import { X86_CR0_NE, X86_CR0_PE, X86_CR0_PG, X86_CR0_TS, X86_CR0_WP, X86_CR4_PAE, X86_CR4_PGE, X86_CR4_PSE, X86_CR4_VMXE, cr4_clear_bits, cr4_set_bits } from "../compat/linux/asm/processor.js";
 import { rdmsrl } from "../compat/linux/asm/msr.js";
 import {
-  CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
-  CPU_BASED_UNCOND_IO_EXITING, CPU_BASED_VIRTUAL_INTR_PENDING, EXIT_REASON_CPUID, EXIT_REASON_MSR_READ,
+  CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
+  EXIT_REASON_EPT_MISCONFIG, EXIT_REASON_EPT_VIOLATION, INTR_INFO_INTR_TYPE_MASK, INTR_TYPE_PRIV_SW_EXCEPTION, INTR_TYPE_SOFT_EXCEPTION, INTR_TYPE_SOFT_INTR,
+  vmcs_write64, CPU_BASED_UNCOND_IO_EXITING, CPU_BASED_VIRTUAL_INTR_PENDING, EXIT_REASON_CPUID, EXIT_REASON_MSR_READ,
   EXIT_REASON_MSR_WRITE, EXIT_REASON_PENDING_INTERRUPT, INTR_TYPE_EXT_INTR, EXIT_REASON_CR_ACCESS, EXIT_REASON_EXCEPTION_NMI,
   EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_HLT, EXIT_REASON_INVLPG, EXIT_REASON_IO_INSTRUCTION, EXIT_REASON_TRIPLE_FAULT,
   INTR_INFO_DELIVER_CODE_MASK, INTR_INFO_VALID_MASK, INTR_TYPE_HARD_EXCEPTION,
@@ -50,6 +51,7 @@ import {
   kvm_mmu_invlpg, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
   nonpaging_page_fault, paging32_page_fault, type FaultResult, type mmu_memory_cache,
 } from "./mmu.js";
+import { TDP_SECONDARY_EXEC_CONTROL, construct_eptp, tdp_alloc_root, tdp_page_fault, tdp_root_hpa } from "./mmu_tdp.js";
 
 const VCPU_REGS_RAX = 0, VCPU_REGS_RCX = 1, VCPU_REGS_RDX = 2;
 
@@ -220,23 +222,28 @@ function vmx_set_segment(f: seg_fields, s: kvm_segment): void {
   vmcs_write32(f[3], vmx_segment_access_rights(s));
 }
 
-/** The CR0/CR4 the CPU runs with for a given guest-visible value. */
-function hw_cr0(guest_cr0: number): number {
+/** The CR0/CR4 the CPU runs with for a given guest-visible value. Under two-dimensional
+ *  paging with "unrestricted guest" they are the guest's own, with only what VMX
+ *  operation fixes to 1 (CR0.NE by IA32_VMX_CR0_FIXED0, CR4.VMXE by IA32_VMX_CR4_FIXED0):
+ *  paging is the guest's, and the EPT maps guest-physical to host-physical. */
+function hw_cr0(vcpu: kvm_vcpu, guest_cr0: number): number {
+  if (vcpu.kvm.tdp) return (guest_cr0 | X86_CR0_NE) >>> 0;
   return ((guest_cr0 & ~KVM_GUEST_CR0_MASK) | (guest_cr0 & X86_CR0_PE) | KVM_VM_CR0_ALWAYS_ON) >>> 0;
 }
-function hw_cr4(guest_cr4: number): number {
+function hw_cr4(vcpu: kvm_vcpu, guest_cr4: number): number {
+  if (vcpu.kvm.tdp) return (guest_cr4 | KVM_VM_CR4_ALWAYS_ON) >>> 0;
   return ((guest_cr4 & ~KVM_GUEST_CR4_MASK) | KVM_VM_CR4_ALWAYS_ON) >>> 0;
 }
 
 export function vmx_set_cr0(vcpu: kvm_vcpu, cr0: number): void {
   vcpu.cr0 = cr0 >>> 0;
   vmcs_writel(VMCS.CR0_READ_SHADOW, vcpu.cr0);
-  vmcs_writel(VMCS.GUEST_CR0, hw_cr0(vcpu.cr0));
+  vmcs_writel(VMCS.GUEST_CR0, hw_cr0(vcpu, vcpu.cr0));
 }
 export function vmx_set_cr4(vcpu: kvm_vcpu, cr4: number): void {
   vcpu.cr4 = cr4 >>> 0;
   vmcs_writel(VMCS.CR4_READ_SHADOW, vcpu.cr4);
-  vmcs_writel(VMCS.GUEST_CR4, hw_cr4(vcpu.cr4));
+  vmcs_writel(VMCS.GUEST_CR4, hw_cr4(vcpu, vcpu.cr4));
 }
 
 /** vmx_vcpu_setup: controls and the architectural reset state (SDM 9.1.1), with the vcpu loaded. */
@@ -244,12 +251,17 @@ export function vmx_vcpu_setup(vcpu: kvm_vcpu): void {
   vmcs_writel(VMCS.VMCS_LINK_POINTER, 0xffffffff);
   vmcs_writel(VMCS.VMCS_LINK_POINTER + 1, 0xffffffff);
   vmcs_write32(VMCS.PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING);
+  // Shadow paging intercepts CR3 loads and stores, INVLPG and #PF (so the shadow MMU can
+  // fill its tables); two-dimensional paging intercepts none of them: the guest's paging
+  // is its own, and EPT violations fill the EPT (EPT_POINTER is written at each entry).
+  const tdp = vcpu.kvm.tdp;
   vmcs_write32(
     VMCS.CPU_BASED_VM_EXEC_CONTROL,
-    CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING | CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING | CPU_BASED_INVDPG_EXITING,
+    CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
+      (tdp ? CPU_BASED_ACTIVATE_SECONDARY_CONTROLS : CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING | CPU_BASED_INVDPG_EXITING),
   );
-  // #PF exits so the shadow MMU can fill its tables.
-  vmcs_write32(VMCS.EXCEPTION_BITMAP, 1 << 14);
+  if (tdp) vmcs_write32(VMCS.SECONDARY_VM_EXEC_CONTROL, TDP_SECONDARY_EXEC_CONTROL);
+  vmcs_write32(VMCS.EXCEPTION_BITMAP, tdp ? 0 : 1 << 14);
   vmcs_write32(VMCS.PAGE_FAULT_ERROR_CODE_MASK, 0);
   vmcs_write32(VMCS.PAGE_FAULT_ERROR_CODE_MATCH, 0);
   vmcs_write32(VMCS.CR3_TARGET_COUNT, 0);
@@ -386,9 +398,10 @@ function do_interrupt_requests(vcpu: kvm_vcpu, request_window: boolean): void {
   vmcs_write32(VMCS.CPU_BASED_VM_EXEC_CONTROL, want_window ? ctl | CPU_BASED_VIRTUAL_INTR_PENDING : ctl & ~CPU_BASED_VIRTUAL_INTR_PENDING);
 }
 
-/** KVM_SET_GUEST_DEBUG: which exceptions exit to userspace. #PF always exits (shadow MMU). */
+/** KVM_SET_GUEST_DEBUG: which exceptions exit to userspace. #PF always exits under the
+ *  shadow MMU, never under two-dimensional paging. */
 export function vmx_update_exception_bitmap(vcpu: kvm_vcpu): void {
-  let eb = 1 << 14;
+  let eb = vcpu.kvm.tdp ? 0 : 1 << 14;
   if (vcpu.guest_debug & KVM_GUESTDBG_ENABLE) {
     if (vcpu.guest_debug & KVM_GUESTDBG_SINGLESTEP) eb |= 1 << 1;
     if (vcpu.guest_debug & KVM_GUESTDBG_USE_SW_BP) eb |= 1 << 3;
@@ -445,7 +458,7 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
       break;
     }
     spin_lock(vcpu.kvm.lock);
-    const have_root = mmu_alloc_root(vcpu, vmx.mmu_cache);
+    const have_root = vcpu.kvm.tdp ? tdp_alloc_root(vcpu, vmx.mmu_cache) : mmu_alloc_root(vcpu, vmx.mmu_cache);
     spin_unlock(vcpu.kvm.lock);
     if (!have_root) {
       r = await kvm_resched(vcpu, vmx);
@@ -463,7 +476,13 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
     do_interrupt_requests(vcpu, request_window);
     const singlestep = (vcpu.guest_debug & (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)) === (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP);
     if (singlestep) vmcs_writel(VMCS.GUEST_RFLAGS, vmcs_readl(VMCS.GUEST_RFLAGS) | X86_EFLAGS_TF);
-    vmcs_writel(VMCS.GUEST_CR3, mmu_root_hpa(vcpu));
+    if (vcpu.kvm.tdp) {
+      // The guest's own CR3; the EPT root in EPT_POINTER (vmx_load_mmu_pgd).
+      vmcs_writel(VMCS.GUEST_CR3, vcpu.cr3);
+      vmcs_write64(VMCS.EPT_POINTER, BigInt(construct_eptp(tdp_root_hpa(vcpu))));
+    } else {
+      vmcs_writel(VMCS.GUEST_CR3, mmu_root_hpa(vcpu));
+    }
     local_irq_disable();
     const soft = { gpr: vcpu.regs, cr2: vcpu.cr2 };
     const st = __vmx_vcpu_run(vcpu.launched, soft);
@@ -477,6 +496,9 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
       break;
     }
     vcpu.launched = true;
+    // Without CR3 exiting the guest's CR3 changes in the VMCS only.
+    if (vcpu.kvm.tdp) vcpu.cr3 = vmcs_readl(VMCS.GUEST_CR3) >>> 0;
+    vmx_complete_interrupts();
     r = vmx_handle_exit(vcpu, vmx);
     if (r <= 0) break;
     if (vmx.need_topup || need_resched()) {
@@ -487,6 +509,20 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
   post_kvm_run_save(vcpu);
   vmx_vcpu_put(vcpu);
   return r;
+}
+
+/** vmx_complete_interrupts: an exit that interrupted the delivery of an event (IDT-vectoring
+ *  information valid) must not lose it: it is injected again at the next entry, with its
+ *  error code, and for software interrupts and exceptions the instruction length. */
+function vmx_complete_interrupts(): void {
+  const idt = vmcs_read32(VMCS.IDT_VECTORING_INFO_FIELD);
+  if ((idt & INTR_INFO_VALID_MASK) === 0) return;
+  // Bit 12 (NMI unblocking by IRET) is not part of the VM-entry format.
+  vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (idt & ~0x1000) >>> 0);
+  if ((idt & INTR_INFO_DELIVER_CODE_MASK) !== 0) vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, vmcs_read32(VMCS.IDT_VECTORING_ERROR_CODE));
+  const type = idt & INTR_INFO_INTR_TYPE_MASK;
+  if (type === INTR_TYPE_SOFT_INTR || type === INTR_TYPE_SOFT_EXCEPTION || type === INTR_TYPE_PRIV_SW_EXCEPTION)
+    vmcs_write32(VMCS.VM_ENTRY_INSTRUCTION_LEN, vmcs_read32(VMCS.VM_EXIT_INSTRUCTION_LEN));
 }
 
 /** kvm_resched: put the vcpu, do what may sleep, load it again (maybe on another CPU). */
@@ -610,6 +646,11 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
     }
     case EXIT_REASON_CR_ACCESS:
       return handle_cr(vcpu);
+    case EXIT_REASON_EPT_VIOLATION:
+      return handle_ept_violation(vcpu, vmx);
+    case EXIT_REASON_EPT_MISCONFIG:
+      // kvm never writes an entry the CPU would find misconfigured.
+      return kvm_internal_error(run, `EPT misconfiguration at gpa 0x${vmcs_read32(VMCS.GUEST_PHYSICAL_ADDRESS).toString(16)}`);
     case EXIT_REASON_INVLPG:
       if ((vcpu.cr0 & X86_CR0_PG) !== 0) {
         spin_lock(vcpu.kvm.lock);
@@ -687,6 +728,26 @@ function handle_io(vcpu: kvm_vcpu): number {
   return 0;
 }
 
+/** handle_ept_violation: fill the EPT for the guest-physical address (tdp_page_fault);
+ *  the instruction restarts on the next entry (RIP was not advanced). */
+function handle_ept_violation(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
+  const addr = vmcs_read32(VMCS.GUEST_PHYSICAL_ADDRESS);
+  const r = tdp_page_fault(vcpu, vmx.mmu_cache, gpa(addr), vmcs_readl(VMCS.EXIT_QUALIFICATION));
+  switch (r.kind) {
+    case "fixed":
+      return 1;
+    case "retry":
+      vmx.pin_gfn = r.pin_gfn;
+      vmx.need_topup = true;
+      return 1;
+    case "guest_fault":
+      return kvm_internal_error(vcpu.run, "EPT violation reported as a guest page fault");
+    case "mmio":
+      vcpu.kvm.stat.mmio_exits++;
+      return kvm_internal_error(vcpu.run, `access to gpa 0x${r.gpa.toString(16)} outside guest memory (MMIO emulation is not available)`);
+  }
+}
+
 /** handle_cr: MOV to/from CR0, CR3, CR4, CLTS and LMSW (exit qualification: CR number
  *  [3:0], access type [5:4], GPR [11:8], LMSW source [31:16]). */
 function handle_cr(vcpu: kvm_vcpu): number {
@@ -703,13 +764,14 @@ function handle_cr(vcpu: kvm_vcpu): number {
         if ((v & X86_CR0_PG) !== 0 && (v & X86_CR0_PE) === 0) return kvm_internal_error(vcpu.run, "CR0.PG without CR0.PE (#GP not injected yet)");
         const mode_change = ((v ^ vcpu.cr0) & (X86_CR0_PG | X86_CR0_PE | X86_CR0_WP)) !== 0;
         vmx_set_cr0(vcpu, v);
-        if (mode_change) kvm_mmu_reset_context(vcpu);
+        // Under two-dimensional paging the EPT does not depend on the guest's paging mode.
+        if (mode_change && !vcpu.kvm.tdp) kvm_mmu_reset_context(vcpu);
       } else if (cr === 3) {
         vcpu.cr3 = get(reg) >>> 0;
         if ((vcpu.cr0 & X86_CR0_PG) !== 0) kvm_mmu_reset_context(vcpu);
       } else if (cr === 4) {
         vmx_set_cr4(vcpu, get(reg));
-        kvm_mmu_reset_context(vcpu);
+        if (!vcpu.kvm.tdp) kvm_mmu_reset_context(vcpu);
       } else return kvm_internal_error(vcpu.run, `MOV to CR${cr}`);
       break;
     case 1: // MOV from CR (only CR3 exits; CR0/CR4 reads see the read shadow)

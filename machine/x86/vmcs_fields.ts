@@ -136,6 +136,7 @@ export const INTR_TYPE_EXT_INTR = 0 << 8;
 export const INTR_TYPE_NMI_INTR = 2 << 8;
 export const INTR_TYPE_HARD_EXCEPTION = 3 << 8;
 export const INTR_TYPE_SOFT_INTR = 4 << 8;
+export const INTR_TYPE_PRIV_SW_EXCEPTION = 5 << 8;
 export const INTR_TYPE_SOFT_EXCEPTION = 6 << 8;
 
 // VM-instruction error numbers (SDM 30.4).
