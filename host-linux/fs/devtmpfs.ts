@@ -1,5 +1,4 @@
-// drivers/base/devtmpfs.c, fs/namei.c (the little of it used): the /dev directory,
-// holding one inode per device node. Path lookup knows only "/dev/<name>".
+// drivers/base/devtmpfs.c: the /dev directory, holding one inode per device node.
 
 import type { linux_kernel } from "../init/main.js";
 import { EEXIST, ENOENT } from "../include/linux/errno.js";
@@ -16,9 +15,7 @@ export function devtmpfs_delete_node(k: linux_kernel, name: string): void {
   k.devtmpfs.delete(name);
 }
 
-/** Path lookup: the inode of an existing "/dev/<name>", or -ENOENT. */
-export function lookup_path(k: linux_kernel, path: string): inode | number {
-  const m = /^\/dev\/([^/]+)$/.exec(path.replace(/\/+/g, "/"));
-  if (m === null) return -ENOENT;
-  return k.devtmpfs.get(m[1]) ?? -ENOENT;
+/** The inode of the device node `name` in /dev, or -ENOENT. */
+export function devtmpfs_lookup(k: linux_kernel, name: string): inode | number {
+  return k.devtmpfs.get(name) ?? -ENOENT;
 }

@@ -8,8 +8,11 @@ export const MAJOR = (dev: number): number => Math.floor(dev / 2 ** MINORBITS);
 export const MINOR = (dev: number): number => dev % 2 ** MINORBITS;
 
 // i_mode file types (include/uapi/linux/stat.h)
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
 export const S_IFCHR = 0o020000;
 export const S_IFREG = 0o100000;
+export const S_ISDIR = (m: number): boolean => (m & S_IFMT) === S_IFDIR;
 
 export class inode implements module_inode {
   i_private: unknown = null;

@@ -1,12 +1,14 @@
-// fs/open.c: open(2) and close(2). Only device nodes under /dev exist in this model.
+// fs/open.c: open(2) and close(2). The files that exist are device nodes under /dev
+// and debugfs under /sys/kernel/debug (fs/namei.ts).
 
 import type { linux_kernel } from "../init/main.js";
-import { ENAMETOOLONG, ENOENT, EFAULT } from "../include/linux/errno.js";
-import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK } from "../include/linux/fs_types.js";
+import { EISDIR, ENAMETOOLONG, ENOENT, ENOTDIR, EFAULT } from "../include/linux/errno.js";
+import { O_ACCMODE, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY } from "../include/linux/fs_types.js";
 import type { Uva } from "../../machine/addr.js";
 import { file, open_fmode } from "./file_table.js";
 import { close_fd, fd_install, get_unused_fd_flags, put_unused_fd } from "./file.js";
-import { lookup_path } from "./devtmpfs.js";
+import { lookup_path } from "./namei.js";
+import { S_ISDIR } from "./inode.js";
 import { strncpy_from_user } from "../lib/usercopy.js";
 import { fops_put } from "../kernel/module/main.js";
 
@@ -16,6 +18,9 @@ const PATH_MAX = 4096;
 export async function filp_open(k: linux_kernel, path: string, flags: number): Promise<file | number> {
   const ino = lookup_path(k, path);
   if (typeof ino === "number") return ino;
+  // do_open: a directory opens read-only; O_DIRECTORY insists on one.
+  if (S_ISDIR(ino.i_mode) && (flags & O_ACCMODE) !== O_RDONLY) return -EISDIR;
+  if (flags & O_DIRECTORY && !S_ISDIR(ino.i_mode)) return -ENOTDIR;
   ino.i_count++;
   const f = new file(ino.i_fop, ino, flags & (O_ACCMODE | O_NONBLOCK), open_fmode(flags), path);
   const err = f.f_op.open !== undefined ? await f.f_op.open(ino, f) : 0;

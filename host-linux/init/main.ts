@@ -9,7 +9,8 @@
 //                     (kernel/entry), #PF handler (arch/x86/mm/fault)
 //   time_init         the periodic tick (kernel/time/tick), HZ
 //   futex_init        the futex hash buckets (kernel/futex)
-//   vfs_caches_init   the anon inode (fs/anon_inodes), char devices: mem (/dev/null) and misc
+//   vfs_caches_init   the anon inode (fs/anon_inodes), debugfs (fs/debugfs, mounted at
+//                     /sys/kernel/debug), char devices: mem (/dev/null) and misc
 //   EXPORT_SYMBOL     the Linux API for modules (kernel/export), in machine.kernel_symbols
 //   smp_init          every CPU enters its idle loop; kernel_init (pid 1) runs the
 //                     caller's main once start() is called
@@ -45,6 +46,7 @@ import { create_kmalloc_caches, type kmem_cache } from "../mm/slab.js";
 import type { char_device_struct } from "../fs/char_dev.js";
 import type { inode } from "../fs/inode.js";
 import { anon_inode_init } from "../fs/anon_inodes.js";
+import { type dentry, debugfs_init } from "../fs/debugfs/inode.js";
 import { type futex_hash_bucket, futex_init } from "../kernel/futex/core.js";
 import { chr_dev_init } from "../drivers/char/mem.js";
 import { misc_init } from "../drivers/char/misc.js";
@@ -92,6 +94,8 @@ export class linux_kernel {
   readonly misc_list: miscdevice[] = [];
   last_ino = 1;
   anon_inode!: inode;
+  /** debugfs's root, mounted at /sys/kernel/debug. */
+  debugfs_root!: dentry;
   // futex hash (kernel/futex/core)
   readonly futex_queues: futex_hash_bucket[] = [];
   // modules
@@ -220,6 +224,7 @@ function time_init(k: linux_kernel, hz: number): void {
 
 function vfs_caches_init(k: linux_kernel): void {
   k.anon_inode = anon_inode_init(k);
+  k.debugfs_root = debugfs_init(k);
   chr_dev_init(k);
   misc_init(k);
 }

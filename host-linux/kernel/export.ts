@@ -31,6 +31,8 @@ import { type file, fget, fput } from "../fs/file_table.js";
 import { copy_from_user, copy_to_user } from "../lib/usercopy.js";
 import { module_data } from "./module/main.js";
 import type { task_struct } from "../include/linux/sched.js";
+import type { dentry, simple_attribute } from "../include/linux/debugfs_types.js";
+import { debugfs_create_dir, debugfs_create_file, debugfs_remove_recursive } from "../fs/debugfs/inode.js";
 
 export const LINUX_KERNEL_API_SYMBOL = "linux_kernel_api";
 
@@ -90,6 +92,10 @@ export interface linux_kernel_api {
   copy_from_user(to: Uint8Array, from: Uva, n: number): Promise<number>;
   // <linux/printk.h>
   printk(level: string, msg: string): void;
+  // <linux/debugfs.h> (2.6.22: NULL on failure; a NULL parent is the debugfs root)
+  debugfs_create_dir(name: string, parent: dentry | null): dentry | null;
+  debugfs_create_file(name: string, mode: number, parent: dentry | null, data: unknown, fops: simple_attribute): dentry | null;
+  debugfs_remove_recursive(d: dentry | null): void;
   // <linux/module.h>
   module_data<T>(module_name: string, init: () => T): T;
 }
@@ -182,6 +188,10 @@ export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
     copy_from_user: (to, from, n) => copy_from_user(k, to, from, n),
 
     printk: (level, msg) => printk(k, level, msg),
+
+    debugfs_create_dir: (name, parent) => debugfs_create_dir(k, name, parent),
+    debugfs_create_file: (name, mode, parent, data, fops) => debugfs_create_file(k, name, mode, parent, data, fops),
+    debugfs_remove_recursive: (d) => debugfs_remove_recursive(k, d),
 
     module_data: <T>(module_name: string, init: () => T): T => module_data(k, module_name, init),
   };

@@ -41,6 +41,7 @@ export const O_RDONLY = 0o0;
 export const O_WRONLY = 0o1;
 export const O_RDWR = 0o2;
 export const O_NONBLOCK = 0o4000;
+export const O_DIRECTORY = 0o200000;
 export const O_CLOEXEC = 0o2000000;
 // f_mode
 export const FMODE_READ = 0x1;
