@@ -11,7 +11,7 @@ import type { file, file_operations, inode } from "../../compat/linux/fs_types.j
 import { anon_inode_getfd } from "../../compat/linux/anon_inodes.js";
 import { copy_from_user, copy_to_user } from "../../compat/linux/uaccess.js";
 import { alloc_page, __free_page, GFP_KERNEL, __GFP_ZERO } from "../../compat/linux/gfp.js";
-import { page_address, VM_FAULT_SIGBUS, type page, type vm_area_struct, type vm_fault } from "../../compat/linux/mm.js";
+import { get_user_pages_fast, put_page, page_address, VM_FAULT_SIGBUS, type page, type vm_area_struct, type vm_fault } from "../../compat/linux/mm.js";
 import { kwrite } from "../../compat/linux/kmem.js";
 import { mutex, mutex_init, mutex_lock, mutex_unlock } from "../../compat/linux/mutex.js";
 import { spinlock_t, spin_lock_init, spin_lock, spin_unlock } from "../../compat/linux/spinlock.js";
@@ -31,7 +31,10 @@ export const LKPITEST_NEWFD = _IO("LKPITEST_NEWFD", LKPITEST_TYPE, 4);
 export const LKPITEST_EAGAIN = _IO("LKPITEST_EAGAIN", LKPITEST_TYPE, 5);
 /** Copies 8 bytes to arg + 16 of a 16-byte argument (past its end). */
 export const LKPITEST_OVERRUN = _IOWR("LKPITEST_OVERRUN", LKPITEST_TYPE, 6, 16);
-export const LKPITEST_IOCTLS = [LKPITEST_STRUCT, LKPITEST_VALUE, LKPITEST_WRITE_THEN_FAIL, LKPITEST_NEWFD, LKPITEST_EAGAIN, LKPITEST_OVERRUN];
+/** get_user_pages_fast of 2 pages at arg; writes "gup!" at the start of each pinned
+ *  page through the kernel mapping; returns the count pinned or -errno. */
+export const LKPITEST_GUP = _IO("LKPITEST_GUP", LKPITEST_TYPE, 7);
+export const LKPITEST_IOCTLS = [LKPITEST_STRUCT, LKPITEST_VALUE, LKPITEST_WRITE_THEN_FAIL, LKPITEST_NEWFD, LKPITEST_EAGAIN, LKPITEST_OVERRUN, LKPITEST_GUP];
 
 export const LKPITEST_PAGE0 = "hello from the driver's page 0";
 export const LKPITEST_PAGE1 = "and page 1";
@@ -122,6 +125,15 @@ async function lkpitest_ioctl(filp: file, cmd: number, arg: number): Promise<num
       return anon_inode_getfd("lkpitest-child", child_fops, arg, 2 /* O_RDWR */);
     case linux_ioctl(LKPITEST_EAGAIN):
       return -EAGAIN;
+    case linux_ioctl(LKPITEST_GUP): {
+      const pages: page[] = [];
+      const n = await get_user_pages_fast(argp, 2, true, pages);
+      for (let i = 0; i < n; i++) {
+        kwrite(page_address(pages[i]), new TextEncoder().encode("gup!"));
+        put_page(pages[i]);
+      }
+      return n;
+    }
     case linux_ioctl(LKPITEST_OVERRUN): {
       if ((await copy_to_user((argp + 16) as Uva, new Uint8Array(8).fill(1), 8)) !== 0) return -EFAULT;
       return 0;

@@ -13,7 +13,7 @@ import type { LinuxkpiConfig } from "../../compat/linuxkpi/linux_config.js";
 import { _IO } from "../../include/uapi/asm-generic/ioctl.js";
 import {
   lkpitest_module, LKPITEST_STRUCT, LKPITEST_VALUE, LKPITEST_WRITE_THEN_FAIL, LKPITEST_NEWFD, LKPITEST_EAGAIN, LKPITEST_OVERRUN,
-  LKPITEST_PAGE0, LKPITEST_PAGE1, LKPITEST_TYPE,
+  LKPITEST_PAGE0, LKPITEST_PAGE1, LKPITEST_TYPE, LKPITEST_GUP,
 } from "./lkpitest_driver.js";
 import { call, freebsd_os, linux_os, uload, user_store, ustr, val, type os, type outcome } from "./model_os.js";
 
@@ -60,6 +60,13 @@ function lkpitest_program(o: os, out: results): () => Promise<number> {
     d.write_then_fail = show(await ioctl(fd, o.ioctl_cmd(LKPITEST_WRITE_THEN_FAIL), wf));
     d.write_then_fail_buf = uload(wf, 1)[0];
     d.overrun = show(await ioctl(fd, o.ioctl_cmd(LKPITEST_OVERRUN), scratch + 512));
+    // get_user_pages_fast: two mapped pages, then a range whose second page is a hole.
+    const two = val(await call(o, o.nr.mmap, 0, 8192, o.PROT_READ | o.PROT_WRITE, o.MAP_ANON | o.MAP_PRIVATE, -1, 0));
+    r.gup = show(await ioctl(fd, o.ioctl_cmd(LKPITEST_GUP), two));
+    r.gup_seen = new TextDecoder().decode(uload(two, 4)) + new TextDecoder().decode(uload(two + 4096, 4));
+    const hole = val(await call(o, o.nr.mmap, 0, 8192, o.PROT_READ | o.PROT_WRITE, o.MAP_ANON | o.MAP_PRIVATE, -1, 0));
+    await call(o, o.nr.munmap, hole + 4096, 4096);
+    d.gup_partial = show(await ioctl(fd, o.ioctl_cmd(LKPITEST_GUP), hole));
     // mmap: pages from the driver's vm_ops.fault.
     const m = val(await call(o, o.nr.mmap, 0, 8192, o.PROT_READ | o.PROT_WRITE, o.MAP_SHARED, fd, 0));
     const dec = (a: number, n: number) => new TextDecoder().decode(uload(a, n));
@@ -145,6 +152,8 @@ describe("model-based: one Linux driver, one user program, two kernels", () => {
       munmap: 0,
       persisted: "user wrote",
       mmap_too_big: "EINVAL",
+      gup: 2,
+      gup_seen: "gup!gup!",
       close2: 0,
       close: 0,
       close_again: "EBADF",
@@ -154,6 +163,8 @@ describe("model-based: one Linux driver, one user program, two kernels", () => {
     expect(out.divergent.write_then_fail_buf).toBe(0x11);
     // DIVERGENCE (linux_remap_address): writing past the declared argument is EFAULT.
     expect(out.divergent.overrun).toBe("EFAULT");
+    // DIVERGENCE (linux_get_user_pages_fast): all or nothing.
+    expect(out.divergent.gup_partial).toBe("EFAULT");
   });
 
   it("on host-linux, and both agree outside the documented divergences", async () => {
@@ -165,7 +176,7 @@ describe("model-based: one Linux driver, one user program, two kernels", () => {
     expect(lx.facts.leak).toBe(0);
     expect(lx.facts.unload).toBe(0);
     expect(lx.out.common).toEqual(fb.out.common);
-    expect(lx.out.divergent).toEqual({ write_then_fail: "EAGAIN", write_then_fail_buf: 0xab, overrun: 0 });
+    expect(lx.out.divergent).toEqual({ write_then_fail: "EAGAIN", write_then_fail_buf: 0xab, overrun: 0, gup_partial: 1 });
   });
 
   it("with the registered_area preset (2007 port), copies past the argument reach user memory as on Linux", async () => {
@@ -173,7 +184,7 @@ describe("model-based: one Linux driver, one user program, two kernels", () => {
     const lx = await run_on_linux(7);
     expect(fb.facts.leak).toBe(0);
     expect(fb.out.common).toEqual(lx.out.common);
-    expect(fb.out.divergent).toEqual({ write_then_fail: "EAGAIN", write_then_fail_buf: 0x11, overrun: 0 });
+    expect(fb.out.divergent).toEqual({ write_then_fail: "EAGAIN", write_then_fail_buf: 0x11, overrun: 0, gup_partial: "EFAULT" });
   });
 
   it("is deterministic: the same seed gives the same FreeBSD message buffer", async () => {
