@@ -252,3 +252,88 @@ describe("mutexes and WITNESS", () => {
     expect(result).toEqual([0, 1, 2]);
   });
 });
+
+describe("more primitive error paths", () => {
+  it("wakeup_one wakes the longest sleeper only; wakeup wakes the rest", async () => {
+    const { result } = await run_main(async (b) => {
+      const chan = {};
+      const order: string[] = [];
+      for (const n of ["a", "b", "c"])
+        kthread_add(b.kern.k, async () => {
+          await tsleep(chan, 0, "q", 0);
+          order.push(n);
+        }, n, 0);
+      await pause("w", 2);
+      const { wakeup_one } = await import("../../host-freebsd/kern/kern_synch.js");
+      wakeup_one(chan);
+      await pause("w", 2);
+      const first = [...order];
+      wakeup(chan);
+      await pause("w", 2);
+      return { first, all: order };
+    });
+    expect(result).toEqual({ first: ["a"], all: ["a", "b", "c"] });
+  });
+
+  it("mtx_trylock fails on a mutex another thread holds; unlocking a mutex one does not own panics", async () => {
+    const { result } = await run_main(async (b) => {
+      const { mtx_trylock } = await import("../../host-freebsd/kern/kern_mutex.js");
+      const m = new mtx();
+      mtx_init(m, "try", null, MTX_DEF);
+      const chan = {};
+      let release = false;
+      kthread_add(b.kern.k, async () => {
+        await mtx_lock(m);
+        wakeup(chan);
+        // Busy-wait: sleeping here would trip WITNESS.
+        while (!release) await b.machine.cpu_yield(1000);
+        mtx_unlock(m);
+      }, "holder");
+      await tsleep(chan, 0, "w", 0);
+      const got = mtx_trylock(m);
+      release = true;
+      return got;
+    });
+    expect(result).toBe(false);
+    await expect(run_main(async () => {
+      const m = new mtx();
+      mtx_init(m, "notmine", null, MTX_DEF);
+      mtx_unlock(m);
+    })).rejects.toThrow(/mtx_unlock: mutex notmine not owned/);
+  });
+
+  it("sx_xunlock by a non-owner panics; mtx_lock of a spin mutex panics", async () => {
+    await expect(run_main(async () => {
+      const s = new sx();
+      sx_init(s, "s");
+      sx_xunlock(s);
+    })).rejects.toThrow(/sx_xunlock: lock s not exclusively locked/);
+    await expect(run_main(async () => {
+      const m = new mtx();
+      mtx_init(m, "sp", null, MTX_SPIN);
+      await mtx_lock(m);
+    })).rejects.toThrow(/mtx_lock\(\) of spin mutex sp/);
+  });
+
+  it("a preemption requested in a critical section is owed and taken after critical_exit", async () => {
+    const { result } = await run_main(async (b) => {
+      const log: string[] = [];
+      // Both threads on CPU 0; the first spins in a critical section past its slice.
+      kthread_add(b.kern.k, async () => {
+        critical_enter();
+        for (let i = 0; i < 10; i++) await b.machine.cpu_yield(1_000_000);
+        const owed = curthread().td_owepreempt;
+        critical_exit();
+        log.push(`owed ${owed}`);
+        await maybe_yield();
+        log.push("spinner resumes");
+      }, "spinner", 0);
+      kthread_add(b.kern.k, async () => {
+        log.push("other ran");
+      }, "other", 0);
+      await pause("w", 30);
+      return log;
+    }, { ncpus: 1 });
+    expect(result).toEqual(["owed true", "other ran", "spinner resumes"]);
+  });
+});
