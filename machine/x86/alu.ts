@@ -17,6 +17,10 @@ export const ARITH = FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_OF;
 export const MASK = [0, 0xff, 0xffff, 0, 0xffffffff];
 export const SIGN = [0, 0x80, 0x8000, 0, 0x80000000];
 
+/** A value truncated to an operand size, as an unsigned number. (`x & 0xffffffff` is a
+ *  signed 32-bit result in JavaScript, so dword operands go through >>> 0.) */
+export const trunc = (v: number, size: number): number => (size === 4 ? v >>> 0 : v & MASK[size]);
+
 export const PARITY = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
   let b = 0;
@@ -57,14 +61,12 @@ export function logic(c: Core, res: number, size: number): number {
 
 /** INC/DEC: as ADD/SUB 1, but CF is preserved. */
 export function inc(c: Core, a: number, size: number): number {
-  const res = (a + 1) & MASK[size];
-  const r = size === 4 ? res >>> 0 : res;
+  const r = trunc(a + 1, size);
   setf(c, ARITH & ~FLAG_CF, szp(r, size) | ((a ^ r) & FLAG_AF) | (r === SIGN[size] ? FLAG_OF : 0));
   return r;
 }
 export function dec(c: Core, a: number, size: number): number {
-  const res = (a - 1) & MASK[size];
-  const r = size === 4 ? res >>> 0 : res;
+  const r = trunc(a - 1, size);
   setf(c, ARITH & ~FLAG_CF, szp(r, size) | ((a ^ r) & FLAG_AF) | (a === SIGN[size] ? FLAG_OF : 0));
   return r;
 }
@@ -200,8 +202,8 @@ export function mul(c: Core, a: number, b: number, size: number, signed: boolean
   } else {
     const w = size * 8, sh = 32 - w;
     const p = signed ? ((a << sh) >> sh) * ((b << sh) >> sh) : a * b;
-    lo = p & MASK[size];
-    hi = Math.floor(p / (1 << w)) & MASK[size];
+    lo = trunc(p, size);
+    hi = trunc(Math.floor(p / 2 ** w), size);
     ovf = signed ? ((lo << sh) >> sh) !== p : hi !== 0;
   }
   setf(c, ARITH, szp(lo, size) | (ovf ? FLAG_CF | FLAG_OF : 0));
@@ -236,7 +238,7 @@ export function divide(hi: number, lo: number, dv: number, size: number, signed:
     const tq = Math.trunc(n / d), tr = n - tq * d;
     const max = signed ? (1 << (w - 1)) - 1 : MASK[size], min = signed ? -(1 << (w - 1)) : 0;
     if (tq > max || tq < min) fault(DE);
-    q = tq & MASK[size]; r = tr & MASK[size];
+    q = trunc(tq, size); r = trunc(tr, size);
   }
   div_rem = r;
   return q;

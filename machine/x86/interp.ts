@@ -14,7 +14,7 @@ import type { Stop, X86Cpu } from "./cpu.js";
 import { core_of, type Core } from "./core.js";
 import { CLS_OK, CLS_SSE, CLS_X87, Insn, decode, type ByteSource } from "./decode.js";
 import { BP, BR, DB, DE, NM, OF as OF_VEC, X86Fault, fault, gp, ud } from "./fault.js";
-import { ARITH, MASK, add, alu, dec, divide, div_rem, inc, logic, mul, mul_hi, shift, shld, sub, szp } from "./alu.js";
+import { ARITH, add, trunc, alu, dec, divide, div_rem, inc, logic, mul, mul_hi, shift, shld, sub, szp } from "./alu.js";
 import { lin_fetch8, translate } from "./mmu.js";
 import { EptExit } from "./ept.js";
 import { rd, rd16, wr } from "./segmem.js";
@@ -355,9 +355,9 @@ function exec(c: Core, d: Insn): Stop | null {
     }
     case 0x63: arpl(c, d, d.mod === 3 ? -1 : ea(c, d)); return null;
     case 0x68: push(c, d.imm, os); return null;
-    case 0x6a: push(c, d.imm & MASK[os], os); return null;
+    case 0x6a: push(c, trunc(d.imm, os), os); return null;
     case 0x69: case 0x6b: {
-      const r = mul(c, rm_get(c, d, os), d.imm & MASK[os], os, true);
+      const r = mul(c, rm_get(c, d, os), trunc(d.imm, os), os, true);
       reg_set(g, d.reg, os, r);
       return null;
     }
@@ -374,7 +374,7 @@ function exec(c: Core, d: Insn): Stop | null {
       return null;
     case 0x80: case 0x81: case 0x82: case 0x83: {
       const size = op === 0x81 || op === 0x83 ? os : 1;
-      const imm = d.imm & MASK[size];
+      const imm = trunc(d.imm, size);
       if (d.mod === 3) {
         const r = alu(c, d.reg, reg_get(g, d.rm, size), imm, size);
         if (d.reg !== 7) reg_set(g, d.rm, size, r);
@@ -688,7 +688,7 @@ function grp3(c: Core, d: Insn, size: number): Stop | null {
     case 2: case 3: {
       const off = d.mod === 3 ? 0 : ea(c, d);
       const v = d.mod === 3 ? reg_get(g, d.rm, size) : rd(c, d.ea_seg, off, size);
-      const r = d.reg === 2 ? (~v & MASK[size]) >>> 0 : sub(c, 0, v, 0, size);
+      const r = d.reg === 2 ? trunc(~v, size) : sub(c, 0, v, 0, size);
       if (d.mod === 3) reg_set(g, d.rm, size, r); else wr(c, d.ea_seg, off, size, r);
       return null;
     }

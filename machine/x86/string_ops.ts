@@ -32,7 +32,8 @@ export function string_op(c: Core, d: Insn, op: number, size: number): boolean {
       if (cnt === 0) return true;
       if (n === CHUNK) return false;
     }
-    const si = g[ESI] & amask, di = g[EDI] & amask;
+    // >>> 0: ESI/EDI of 2^31 and above are addresses, not negative numbers.
+    const si = (g[ESI] & amask) >>> 0, di = (g[EDI] & amask) >>> 0;
     switch (op) {
       case 0xa4: case 0xa5: { // MOVS
         const v = rd(c, src, si, size);

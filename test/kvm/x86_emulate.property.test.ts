@@ -227,19 +227,14 @@ function build(r: raw_t): machine_setup {
     const set = (reg: number, v: number) => {
       regs[reg] = asize === 2 ? ((regs[reg] & 0xffff0000) | (v & 0xffff)) >>> 0 : v >>> 0;
     };
-    // - string_ops.ts: `g[ESI] & 0xffffffff` is negative for ESI/EDI >= 2^31, which the
-    //   segment check then rejects (#GP): 32-bit string addresses stay within
-    //   [0x100, 2^31 - 0x100), where a REP of up to 6 elements cannot cross 2^31 or wrap.
-    const clamp = (v: number) => (asize === 4 && (v < 0x100 || v >= 0x7fffff00) ? 0x100 + (v % 0x7ffffe00) : v);
+    // 32-bit string addresses stay within [0x100, 2^32 - 0x100), where a REP of up to 6
+    // elements cannot wrap around the address space (they do cross 2^31).
+    const clamp = (v: number) => (asize === 4 && (v < 0x100 || v >= 0xffffff00) ? 0x100 + (v % 0xfffffe00) : v);
     set(ESI, clamp(si));
     set(EDI, clamp(di));
     set(ECX, r.count);
   }
-  // Known bugs of the simulated CPU, kept out of the oracle's way (the unit tests check
-  // these cases against hand-computed hardware results):
-  // - group 1 with a 32-bit operand (81, 83): `d.imm & MASK[4]` leaves an immediate with
-  //   bit 31 set negative, so CF/OF of ADD/ADC/SBB/SUB/CMP come out wrong;
-  const imm = osize === 4 && opbytes[0] === 0x83 ? r.imm & 0x7f : osize === 4 && opbytes[0] === 0x81 ? r.imm & 0x7fffffff : r.imm;
+  const imm = r.imm;
   tail.push(...le(imm, immsize));
 
   const eflags = (((r.flags & ARITH) | 2 | (r.df ? 0x400 : 0)) >>> 0);
