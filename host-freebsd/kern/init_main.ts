@@ -29,7 +29,9 @@ import { amd64_syscall } from "../amd64/trap.js";
 import { trap_pfault } from "../amd64/trap.js";
 import { devfs_init } from "./kern_conf.js";
 import { null_modevent_load } from "../dev/null/null.js";
-import { linker_init, linker_kernel_symbol, kern_kldload_name, kern_kldunload_name, linker_install_image, type kld_image } from "./kern_linker.js";
+import { linker_init, linker_kernel_symbol, kern_kldfind, kern_kldload, kern_kldunload, linker_install_image, type kld_image } from "./kern_linker.js";
+import { curthread } from "../sys/pcpu.js";
+import { ENOENT } from "../sys/errno.js";
 import { kern_run_process, type ProcessStatus, type UserProgram } from "./kern_exec.js";
 
 export type { kld_image, ProcessStatus, UserProgram };
@@ -101,13 +103,14 @@ export class freebsd_kernel {
   }
 
   /** kldload(2) by module file name, from kernel-thread context: 0 or a positive errno. */
-  kldload(name: string): Promise<number> {
-    return kern_kldload_name(name);
+  async kldload(name: string): Promise<number> {
+    return (await kern_kldload(curthread(), name)).error;
   }
 
   /** kldunload(2) by name: 0, EBUSY while in use, ENOENT if not loaded. */
-  kldunload(name: string): Promise<number> {
-    return kern_kldunload_name(name);
+  async kldunload(name: string): Promise<number> {
+    const id = kern_kldfind(name);
+    return id < 0 ? ENOENT : kern_kldunload(curthread(), id);
   }
 
   /** fork1 + exec + kern_wait from kernel-thread context. */

@@ -2,7 +2,6 @@
 // gets the raw argument registers and returns 0 or a positive errno; results go in
 // td_retval.
 
-import { EINVAL } from "../sys/errno.js";
 import { SYS_close, SYS_exit, SYS_getpid, SYS_ioctl, SYS_kill, SYS_kldload, SYS_mmap, SYS_munmap, SYS_open, SYS_read, SYS_write } from "../sys/syscall.js";
 import type { thread } from "../sys/proc.js";
 import type { UserEntry } from "../../machine/syscall.js";
@@ -17,7 +16,7 @@ import { kern_kill, kern_thr_kill } from "./kern_sig.js";
 import { exit1 } from "./kern_exit.js";
 import { kern_mmap, kern_munmap } from "../vm/vm_mmap.js";
 import { copyinstr } from "../amd64/support.js";
-import { kern_kldload_name } from "./kern_linker.js";
+import { kern_kldload } from "./kern_linker.js";
 
 export type sy_call_t = (td: thread, a: readonly bigint[], code?: UserEntry) => Promise<number>;
 
@@ -58,8 +57,8 @@ export const sysent: Record<number, sy_call_t> = {
   [SYS_kldload]: async (td, a) => {
     const s = copyinstr(ulong(a[0]), MAXPATHLEN);
     if (s.error !== 0) return s.error;
-    const error = await kern_kldload_name(s.str);
-    if (error === 0) td.td_retval[0] = 0n;
-    return error === 0 ? 0 : error > 0 ? error : EINVAL;
+    const r = await kern_kldload(td, s.str);
+    if (r.error === 0) td.td_retval[0] = BigInt(r.fileid);
+    return r.error;
   },
 };

@@ -16,6 +16,7 @@
 import { curkernel } from "../sys/pcpu.js";
 import { EBUSY, EDEADLK, EEXIST, ENOENT } from "../sys/errno.js";
 import type { kernel } from "../sys/kernel.js";
+import type { thread } from "../sys/proc.js";
 import { sx, sx_init, sx_xlock, sx_xunlock } from "./kern_sx.js";
 import { printf } from "./subr_prf.js";
 import { MOD_LOAD, MOD_QUIESCE, MOD_UNLOAD, module_t, type mod_depend, type moduledata } from "./kern_module.js";
@@ -73,6 +74,11 @@ export function linker_kernel_symbol(k: kernel, name: string): unknown {
 /** Called by a module's MOD_LOAD handler to publish a symbol of its file. */
 export function linker_file_export_symbol(lf: linker_file, name: string, value: unknown): void {
   lf.symbols.set(name, value);
+}
+
+/** kldfind(2): the id of the loaded file `name`, or -1. */
+export function kern_kldfind(name: string): number {
+  return linker_find_file(curkernel(), name)?.id ?? -1;
 }
 
 export const linker_find_file = (k: kernel, name: string): linker_file | null =>
@@ -178,32 +184,34 @@ async function unwind(k: kernel, lf: linker_file): Promise<void> {
   lf.deps.length = 0;
 }
 
-/** kern_kldload: load a kld by file name (with or without .ko). 0 or an errno. */
-export async function kern_kldload_name(name: string): Promise<number> {
+/** kern_kldload: load a kld by file name (with or without .ko): 0 and its file id, or
+ *  an errno (EEXIST if already loaded). */
+export async function kern_kldload(_td: thread, file: string): Promise<{ error: number; fileid: number }> {
   const k = curkernel();
   const ls = k.linker;
-  const fname = name.replace(/\.ko$/, "");
+  const fname = file.replace(/\.ko$/, "");
   await sx_xlock(ls.kld_sx);
   try {
     const existing = linker_find_file(k, fname);
-    if (existing !== null) return EEXIST;
+    if (existing !== null) return { error: EEXIST, fileid: existing.id };
     const r = await linker_load_file(k, fname);
-    if (r.error !== 0) return r.error;
+    if (r.error !== 0) return { error: r.error, fileid: -1 };
     r.lf!.userrefs++;
     printf(`KLD ${fname}.ko: loaded (file id ${r.lf!.id})\n`);
-    return 0;
+    return { error: 0, fileid: r.lf!.id };
   } finally {
     sx_xunlock(ls.kld_sx);
   }
 }
 
-/** kern_kldunload: 0; ENOENT if not loaded; EBUSY if in use. */
-export async function kern_kldunload_name(name: string): Promise<number> {
+/** kern_kldunload: unload the file with id `fileid`: 0; ENOENT if there is none; EBUSY
+ *  while it is in use. */
+export async function kern_kldunload(_td: thread, fileid: number): Promise<number> {
   const k = curkernel();
   const ls = k.linker;
   await sx_xlock(ls.kld_sx);
   try {
-    const lf = linker_find_file(k, name);
+    const lf = ls.files.find((f) => f.id === fileid) ?? null;
     if (lf === null) return ENOENT;
     const dependents = ls.files.filter((f) => f.deps.includes(lf));
     if (dependents.length > 0) {
