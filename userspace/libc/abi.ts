@@ -11,6 +11,8 @@ export interface OsAbi {
     readonly exit: number; readonly read: number; readonly write: number; readonly open: number;
     readonly close: number; readonly ioctl: number; readonly mmap: number; readonly munmap: number;
     readonly getpid: number; readonly kill: number;
+    // Threads (userspace/libc/pthread.ts), Linux: clone 56, futex 202, exit_group 231, gettid 186.
+    readonly clone?: number; readonly futex?: number; readonly exit_group?: number; readonly gettid?: number;
   };
   readonly O_RDONLY: number;
   readonly O_RDWR: number;

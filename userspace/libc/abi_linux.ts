@@ -6,7 +6,7 @@ import type { OsAbi } from "./abi.js";
 
 export const linux_abi: OsAbi = {
   name: "linux",
-  SYS: { read: 0, write: 1, open: 2, close: 3, mmap: 9, munmap: 11, ioctl: 16, getpid: 39, exit: 60, kill: 62 },
+  SYS: { read: 0, write: 1, open: 2, close: 3, mmap: 9, munmap: 11, ioctl: 16, getpid: 39, exit: 60, kill: 62, clone: 56, futex: 202, exit_group: 231, gettid: 186 },
   O_RDONLY: 0,
   O_RDWR: 2,
   O_CLOEXEC: 0o2000000,
