@@ -196,6 +196,27 @@ describe("EPT: the second stage of translation", () => {
     expect(ram.read32((0x311000 + 5 * 4) as never) & 0x20).toBe(0x20);
   });
 
+  it("PAE guest paging: the PDPTE, PDE and PTE reads are guest-physical accesses through the EPT", () => {
+    const { cpu, ram, ept } = guest([0xa1, 0x00, 0x50, 0xf4]); // mov ax, [0x5000]; hlt
+    // CR3 (PAE: 32-byte aligned PDPT) at gpa 0x10020 -> hpa 0x310020; PD gpa 0x11000, PT gpa 0x12000.
+    ram.write32(0x310020 as never, 0x11000 | 1);
+    ram.write32(0x311000 as never, 0x12000 | 7);
+    ram.write32((0x312000 + 1 * 8) as never, 0x1000 | 7);
+    ram.write32((0x312000 + 5 * 8) as never, 0x2000 | 7);
+    ram.write16(0x305000 as never, 0x0bad);
+    ept.map(0x11000, 0x311000, R | W);
+    ept.map(0x12000, 0x312000, R | W);
+    ept.map(0x2000, 0x305000, R);
+    cpu.state.cr3 = 0x10020;
+    cpu.state.cr4 = 1 << 5; // PAE
+    cpu.state.cr0 = CR0_ET | CR0_PG;
+    expect(execute(cpu, 10)).toEqual({ kind: "ept_violation", gpa: 0x10020, gla: 0x1000, qualification: Q_READ | Q_GLA, vectoring: null });
+    ept.map(0x10000, 0x310000, R);
+    cpu.flush_tlb(true);
+    expect(execute(cpu, 10)).toEqual({ kind: "hlt", insn_len: 1 });
+    expect(cpu.state.gpr[EAX] & 0xffff).toBe(0x0bad);
+  });
+
   it("the guest's #PF comes before an EPT violation on the page it would reach", () => {
     const { cpu, ram, ept } = guest([0xa1, 0x00, 0x60]); // mov ax, [0x6000]: not present in the guest PT
     ram.write32(0x310000 as never, 0x11000 | 7);
