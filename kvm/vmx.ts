@@ -47,6 +47,7 @@ import {
 import { encode, u64 } from "../include/uapi/struct_layout.js";
 import type { kvm_vcpu } from "./kvm_host.js";
 import { vmx_get_msr, vmx_set_msr } from "./x86_msr.js";
+import { complete_mmio, emulate_instruction, type emulation_outcome } from "./emulate.js";
 import {
   kvm_mmu_invlpg, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
   nonpaging_page_fault, paging32_page_fault, type FaultResult, type mmu_memory_cache,
@@ -450,6 +451,13 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
   let r = await mmu_topup_memory_caches(vmx.mmu_cache);
   if (r < 0) return r;
   await vmx_vcpu_load(vcpu);
+  // An MMIO exit is completed first: the instruction may need more round trips.
+  const completion = complete_mmio(vcpu);
+  if (completion !== null && handle_emulation(vcpu, vmx, completion) === 0) {
+    post_kvm_run_save(vcpu);
+    vmx_vcpu_put(vcpu);
+    return 0;
+  }
   for (;;) {
     if (kread(kva(run + kvm_run_header_layout.offsetOf("immediate_exit")!), 1)[0] !== 0 || signal_pending(get_current())) {
       set_exit_reason(run, KVM_EXIT_INTR);
@@ -579,8 +587,7 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
             kvm_inject_page_fault(vcpu, addr, r.error_code);
             return 1;
           case "mmio":
-            stat.mmio_exits++;
-            return kvm_internal_error(run, `access to gpa 0x${r.gpa.toString(16)} outside guest memory (MMIO emulation is not available)`);
+            return handle_emulation(vcpu, vmx, emulate_instruction(vcpu));
         }
       }
       if (vector === 1 && (vcpu.guest_debug & KVM_GUESTDBG_ENABLE)) return debug_exit(vcpu, 1, vmcs_readl(VMCS.EXIT_QUALIFICATION) | 0xffff0ff0);
@@ -666,6 +673,30 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
       return 0;
     }
   }
+}
+
+/** Act on what instruction emulation decided (1 = re-enter, 0 = exit to userspace). */
+function handle_emulation(vcpu: kvm_vcpu, vmx: vcpu_vmx, o: emulation_outcome): number {
+  switch (o.kind) {
+    case "continue":
+      return 1;
+    case "pin":
+      vmx.pin_gfn = o.gfn;
+      vmx.need_topup = true;
+      return 1;
+    case "exit":
+      return 0;
+    case "inject":
+      if (o.vector === 14) kvm_inject_page_fault(vcpu, o.cr2 ?? 0, o.error_code ?? 0);
+      else kvm_inject_exception(o.vector, o.error_code);
+      return 1;
+  }
+}
+
+/** Inject a hardware exception (with its error code, if it has one) at the next entry. */
+function kvm_inject_exception(vector: number, error_code: number | null): void {
+  vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (vector | INTR_TYPE_HARD_EXCEPTION | (error_code !== null ? INTR_INFO_DELIVER_CODE_MASK : 0) | INTR_INFO_VALID_MASK) >>> 0);
+  if (error_code !== null) vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
 }
 
 /** Reflect a page fault into the guest: CR2 and an injected #PF with its error code,
