@@ -46,7 +46,7 @@ export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
     spin_lock_init: (lock, name) => linux_spin_lock_init(s, lock, name),
     spin_lock: (lock) => linux_spin_lock(s, lock),
     spin_unlock: (lock) => linux_spin_unlock(s, lock),
-    mutex_init: (lock, name) => linux_mutex_init(lock, name),
+    mutex_init: (lock, name) => linux_mutex_init(s, lock, name),
     mutex_lock: (lock) => linux_mutex_lock(lock),
     mutex_lock_interruptible: (lock) => linux_mutex_lock_interruptible(lock),
     mutex_unlock: (lock) => linux_mutex_unlock(lock),

@@ -10,6 +10,9 @@ export interface LinuxkpiConfig {
   /** spinlock_t: an MTX_DEF sleep mutex (LinuxKPI) or an MTX_SPIN spin mutex, which
    *  disables interrupts and enters a critical section while held. */
   readonly spinlock: "mtx_def" | "mtx_spin";
+  /** struct mutex: an exclusive sx (LinuxKPI) or a sema(9) initialised to 1 (the 2007
+   *  port's plan: "sema(9) primitives will be used for Linux mutexes"). */
+  readonly mutex: "sx" | "sema";
   /** alloc_pages: vm_page_alloc_noobj[_contig] (LinuxKPI) or vm_phys_alloc_contig for
    *  every size plus a pfn -> page hash for pfn_to_page (2007 port). */
   readonly alloc_pages: "vm_page_alloc_noobj" | "vm_phys_alloc_contig";
@@ -28,6 +31,7 @@ export interface LinuxkpiConfig {
 export const LINUXKPI_DEFAULT_CONFIG: LinuxkpiConfig = {
   get_cpu: "sched_pin",
   spinlock: "mtx_def",
+  mutex: "sx",
   alloc_pages: "vm_page_alloc_noobj",
   ioctl_user_copy: "fake_address",
   kfree_in_critical: "defer",
@@ -40,6 +44,7 @@ export const LINUXKPI_TODAY_CONFIG: LinuxkpiConfig = { ...LINUXKPI_DEFAULT_CONFI
 export const LINUX_KMOD_COMPAT_2007_CONFIG: LinuxkpiConfig = {
   get_cpu: "sched_pin",
   spinlock: "mtx_def",
+  mutex: "sema",
   alloc_pages: "vm_phys_alloc_contig",
   ioctl_user_copy: "registered_area",
   kfree_in_critical: "free",

@@ -3,13 +3,15 @@
 // spinlock_t -> struct mtx. LinuxKPI uses an MTX_DEF sleep mutex and pins the thread
 // (spin_lock = mtx_lock + local_bh_disable = sched_pin). The mtx_spin preset uses an
 // MTX_SPIN mutex instead (interrupts off, critical section).
-// struct mutex -> sx(9), exclusive; mutex_lock_interruptible -> sx_xlock_sig.
+// struct mutex -> sx(9), exclusive; mutex_lock_interruptible -> sx_xlock_sig. The
+// sema preset uses a sema(9) initialised to 1 instead (the 2007 port's plan).
 
 import { curthread } from "../../host-freebsd/sys/pcpu.js";
 import { panic } from "../../host-freebsd/kern/kern_shutdown.js";
 import { mtx, mtx_destroy, mtx_init, mtx_lock_spin, mtx_trylock, mtx_unlock, mtx_unlock_spin, MTX_DEF, MTX_SPIN } from "../../host-freebsd/kern/kern_mutex.js";
 import { sx, sx_destroy, sx_init_flags, sx_xlock, sx_xlock_sig, sx_xunlock } from "../../host-freebsd/kern/kern_sx.js";
 import { sched_pin, sched_unpin } from "../../host-freebsd/kern/sched_ule.js";
+import { sema, sema_destroy, sema_init, sema_post, sema_wait } from "../../host-freebsd/kern/kern_sema.js";
 import { EINTR } from "../linux/errno.js";
 import type { mutex, spinlock_t } from "../linux/lock_types.js";
 import type { linuxkpi_state } from "./linuxkpi_state.js";
@@ -64,12 +66,22 @@ export function linux_spin_lock_destroy(lock: spinlock_t): void {
   if (lock.impl instanceof mtx) mtx_destroy(lock.impl);
 }
 
-function lock_sx(lock: mutex, what: string): sx {
-  if (!(lock.impl instanceof sx)) panic(`${what}: mutex not initialized (mutex_init)`);
+function lock_impl(lock: mutex, what: string): sx | sema {
+  if (!(lock.impl instanceof sx) && !(lock.impl instanceof sema)) panic(`${what}: mutex not initialized (mutex_init)`);
   return lock.impl;
 }
 
-export function linux_mutex_init(lock: mutex, name: string): void {
+export function linux_mutex_init(s: linuxkpi_state, lock: mutex, name: string): void {
+  if (s.config.mutex === "sema") {
+    // DIVERGENCE (sema preset): the mutex has no owner. Locking it twice deadlocks (as
+    // on Linux) instead of panicking, unlocking it from another thread goes unnoticed,
+    // and WITNESS does not see it: taking it under a spinlock is only caught when it
+    // has to wait.
+    const sm = new sema();
+    sema_init(sm, 1, name);
+    lock.impl = sm;
+    return;
+  }
   const x = new sx(name);
   sx_init_flags(x, name, 0);
   lock.impl = x;
@@ -80,21 +92,34 @@ export function linux_mutex_init(lock: mutex, name: string): void {
  *  uncontended mutex_lock in atomic context is caught by WITNESS's lock-order check
  *  (sleepable sx under a mutex), not by might_sleep. */
 export async function linux_mutex_lock(lock: mutex): Promise<void> {
-  await sx_xlock(lock_sx(lock, "mutex_lock"));
+  const l = lock_impl(lock, "mutex_lock");
+  if (l instanceof sema) await sema_wait(l);
+  else await sx_xlock(l);
 }
 
 /** 0, or -EINTR when a signal arrives while waiting (sx_xlock_sig).
  *  DIVERGENCE: any pending signal interrupts the wait; Linux's TASK_INTERRUPTIBLE wait
  *  ignores signals the task blocks or ignores (the model's processes have no masks). */
 export async function linux_mutex_lock_interruptible(lock: mutex): Promise<number> {
-  const error = await sx_xlock_sig(lock_sx(lock, "mutex_lock_interruptible"));
+  const l = lock_impl(lock, "mutex_lock_interruptible");
+  if (l instanceof sema) {
+    // DIVERGENCE (sema preset): sema_wait cannot be interrupted; like LinuxKPI's
+    // down_interruptible this always returns 0, after waiting as long as it takes.
+    await sema_wait(l);
+    return 0;
+  }
+  const error = await sx_xlock_sig(l);
   return error === 0 ? 0 : -EINTR;
 }
 
 export function linux_mutex_unlock(lock: mutex): void {
-  sx_xunlock(lock_sx(lock, "mutex_unlock"));
+  const l = lock_impl(lock, "mutex_unlock");
+  if (l instanceof sema) sema_post(l);
+  else sx_xunlock(l);
 }
 
 export function linux_mutex_destroy(lock: mutex): void {
-  sx_destroy(lock_sx(lock, "mutex_destroy"));
+  const l = lock_impl(lock, "mutex_destroy");
+  if (l instanceof sema) sema_destroy(l);
+  else sx_destroy(l);
 }

@@ -413,3 +413,46 @@ describe("misc devices and modules (linux_compat, linux_module)", () => {
     expect(result).toEqual({ opens: 1, busy: EBUSY, kpi_busy: EBUSY, ok: 0 });
   });
 });
+
+describe("struct mutex as sema(9) (2007 preset)", () => {
+  it("mutex_lock_interruptible ignores signals and returns 0 once it gets the mutex", async () => {
+    const { result } = await with_lkpi(async (kern) => {
+      const m = new mutex();
+      mutex_init(m, "sema-backed");
+      await mutex_lock(m);
+      let r = 1;
+      const td = kthread_add(kern.k, async () => {
+        r = await mutex_lock_interruptible(m);
+      }, "waiter");
+      await pause("w", 2);
+      pksignal(kern.k, td.td_proc, SIGUSR1);
+      await pause("w", 2);
+      const still_waiting = r === 1;
+      kern.k.proc0.p_siglist.clear();
+      mutex_unlock(m);
+      await pause("w", 2);
+      return { still_waiting, r };
+    }, { config: { mutex: "sema" } });
+    expect(result).toEqual({ still_waiting: true, r: 0 });
+  });
+
+  it("another thread may unlock it (no owner), and it can be held across sleeps", async () => {
+    const { result } = await with_lkpi(async (kern) => {
+      const m = new mutex();
+      mutex_init(m, "ownerless");
+      await mutex_lock(m);
+      await pause("held", 1);
+      let done = false;
+      kthread_add(kern.k, async () => {
+        mutex_unlock(m);
+        done = true;
+      }, "other");
+      await pause("w", 2);
+      await mutex_lock(m);
+      mutex_unlock(m);
+      mutex_destroy(m);
+      return done;
+    }, { config: { mutex: "sema" } });
+    expect(result).toBe(true);
+  });
+});
