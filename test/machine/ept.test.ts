@@ -337,6 +337,15 @@ describe("EPT through VM entry and exit", () => {
       expect(vmx.vmread(VMCS.GUEST_PHYSICAL_ADDRESS).value).toBe(0x30 * 4);
       expect(vmx.vmread(VMCS.IDT_VECTORING_INFO_FIELD).value).toBe((0x80000000 | 0x30) >>> 0);
       expect(vmx.vmread(VMCS.GUEST_RIP).value).toBe(0x1000);
+      // Even with the local timer already due (an external-interrupt exit pending), the
+      // exit the injection caused is the one reported.
+      vmx.vmwrite(VMCS.PIN_BASED_VM_EXEC_CONTROL, 1);
+      vmx.vmwrite(VMCS.VM_ENTRY_INTR_INFO_FIELD, (0x80000000 | 0x30) >>> 0);
+      m.cpus[0].timer_deadline = 0;
+      expect(vmx.enter(false, { gpr: new Uint32Array(8), cr2: 0 }).ok).toBe(true);
+      expect(vmx.vmread(VMCS.VM_EXIT_REASON).value).toBe(EXIT_REASON_EPT_VIOLATION);
+      expect(vmx.vmread(VMCS.IDT_VECTORING_INFO_FIELD).value).toBe((0x80000000 | 0x30) >>> 0);
+      m.cpus[0].timer_deadline = null;
     });
   });
 
