@@ -94,13 +94,18 @@ function image_declaring(k: kernel, modname: string): kld_image | null {
 async function linker_file_release(k: kernel, lf: linker_file): Promise<void> {
   if (--lf.refs > 0) return;
   for (const mod of [...lf.modules].reverse()) {
-    if (mod.state === "MS_LOADED") {
-      mod.state = "MS_UNLOADING";
-      const error = await mod.data.evhand(mod, MOD_UNLOAD, mod.data.priv);
-      if (error !== 0) printf(`module_unload: ${mod.name} MOD_UNLOAD returned ${error} while its file is released\n`);
+    if (mod.state !== "MS_LOADED") continue;
+    const error = await mod.data.evhand(mod, MOD_UNLOAD, mod.data.priv);
+    if (error !== 0) {
+      // A module that refuses keeps its file loaded (now owned by no one).
+      printf(`linker_file_unload: ${mod.name} refused MOD_UNLOAD (error ${error}); ${lf.filename}.ko stays loaded\n`);
+      lf.refs = 1;
+      lf.userrefs = 1;
+      return;
     }
-    k.linker.modules.delete(mod.name);
+    mod.state = "MS_UNLOADING";
   }
+  for (const mod of lf.modules) k.linker.modules.delete(mod.name);
   const i = k.linker.files.indexOf(lf);
   if (i >= 0) k.linker.files.splice(i, 1);
   lf.symbols.clear();

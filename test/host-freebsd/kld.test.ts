@@ -109,4 +109,20 @@ describe("kld loading", () => {
     expect(log).toEqual(["load e", "unload e"]);
     void MOD_UNLOAD;
   });
+
+  it("a dependency that refuses MOD_UNLOAD when its dependent goes stays loaded", async () => {
+    const log: string[] = [];
+    let busy = true;
+    await run_main(async (b) => {
+      b.kern.install_kld(image("a", log, { refuse_unload: () => busy, symbol: "a_sym" }));
+      b.kern.install_kld(image("b", log, { deps: ["a"] }));
+      expect(await b.kern.kldload("b")).toBe(0);
+      expect(await b.kern.kldunload("b")).toBe(0);
+      expect(b.machine.kernel_symbols!("a_sym")).toEqual({ from: "a" });
+      busy = false;
+      expect(await b.kern.kldunload("a")).toBe(0);
+      expect(b.machine.kernel_symbols!("a_sym")).toBeUndefined();
+    });
+    expect(log).toEqual(["load a", "load b", "unload b", "unload a"]);
+  });
 });
