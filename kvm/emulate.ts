@@ -88,6 +88,19 @@ function guest_cpl(vcpu: kvm_vcpu): number {
   return (vcpu.cr0 & 1) === 0 ? 0 : vmcs_readl(VMCS.GUEST_CS_SELECTOR) & 3;
 }
 
+/** Where a guest linear access of `n` bytes lands, for string PIO: a kernel address of
+ *  the guest RAM behind it, "mmio", a #PF to reflect, or a page to pin first. */
+export function guest_linear_to_kva(vcpu: kvm_vcpu, linear: number, write: boolean):
+  | { kind: "ram"; kva: Kva; gfn: number } | { kind: "mmio" } | { kind: "fault"; error_code: number; cr2: number } | { kind: "pin"; gfn: number } {
+  try {
+    const a = guest_access(vcpu, linear, write);
+    return a.kind === "ram" ? a : a.kind === "mmio" ? { kind: "mmio" } : { kind: "fault", error_code: a.error_code, cr2: a.cr2 };
+  } catch (x) {
+    if (x instanceof NeedPin) return { kind: "pin", gfn: x.gfn };
+    throw x;
+  }
+}
+
 type guest_access = { kind: "ram"; kva: Kva; gfn: number } | { kind: "mmio"; gpa: number } | { kind: "fault"; vector: 14; error_code: number; cr2: number };
 
 /** Where a linear access of the guest lands (the range lies within one page). */

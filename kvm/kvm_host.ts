@@ -14,6 +14,7 @@ import type { page } from "../compat/linux/mm_types.js";
 import type { mm_struct } from "../compat/linux/mm_struct.js";
 import { mutex } from "../compat/linux/lock_types.js";
 import { spinlock_t } from "../compat/linux/lock_types.js";
+import type { pio_pending } from "./pio.js";
 
 export const KVM_MAX_VCPUS = 16;
 export const KVM_MEMORY_SLOTS = 32;
@@ -127,7 +128,7 @@ export interface kvm_vcpu {
   misc_enable: bigint;
   tsc_offset: bigint;
   /** A PIO exit whose completion (IN data into RAX) waits for the next KVM_RUN. */
-  pio_pending: { in: boolean; size: number } | null;
+  pio_pending: pio_pending | null;
   /** The file behind the vcpu fd (for the vm's reference count). */
   filp: file | null;
 }

@@ -36,18 +36,19 @@ import { kvm_globals } from "./kvm_globals.js";
 import { pr_err } from "../compat/linux/printk.js";
 import { cond_resched, get_current, need_resched, signal_pending } from "../compat/linux/sched.js";
 import { get_cpu, num_online_cpus, on_each_cpu, put_cpu, smp_call_function_single, smp_processor_id } from "../compat/linux/smp.js";
-import { PAGE_SHIFT, PAGE_SIZE, gpa, gva, kva, type Kva } from "../compat/linux/types.js";
+import { PAGE_SHIFT, gpa, gva, kva, type Kva } from "../compat/linux/types.js";
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import {
   KVM_EXIT_DEBUG, KVM_EXIT_EXCEPTION, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_IRQ_WINDOW_OPEN,
-  KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_SW_BP, kvm_debug_exit_arch_layout, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_IN,
-  KVM_EXIT_IO_OUT, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN, KVM_INTERNAL_ERROR_EMULATION, KVM_PIO_PAGE_OFFSET,
-  KVM_RUN_EXIT_UNION, kvm_run_header_layout, kvm_run_io_layout, type kvm_segment, type kvm_sregs,
+  KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_SW_BP, kvm_debug_exit_arch_layout, KVM_EXIT_INTERNAL_ERROR,
+  KVM_EXIT_INTR, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN, KVM_INTERNAL_ERROR_EMULATION, KVM_RUN_EXIT_UNION,
+  kvm_run_header_layout, type kvm_segment, type kvm_sregs,
 } from "../include/uapi/linux/kvm.js";
 import { encode, u64 } from "../include/uapi/struct_layout.js";
 import type { kvm_vcpu } from "./kvm_host.js";
 import { vmx_get_msr, vmx_set_msr } from "./x86_msr.js";
 import { complete_mmio, emulate_instruction, type emulation_outcome } from "./emulate.js";
+import { complete_pio, kvm_handle_io } from "./pio.js";
 import {
   kvm_mmu_invlpg, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
   nonpaging_page_fault, paging32_page_fault, type FaultResult, type mmu_memory_cache,
@@ -431,26 +432,14 @@ function set_exit_reason(run: Kva, reason: number): void {
   kwrite32(kva(run + kvm_run_header_layout.offsetOf("exit_reason")!), reason);
 }
 
-/** Userspace finished a PIO exit: an IN's data goes into RAX (complete_pio). */
-function complete_pio(vcpu: kvm_vcpu): void {
-  const p = vcpu.pio_pending;
-  vcpu.pio_pending = null;
-  if (p === null || !p.in) return;
-  const data = kread(vcpu.pio_data, p.size);
-  let v = 0;
-  for (let i = p.size - 1; i >= 0; i--) v = (v << 8) | data[i];
-  const keep = p.size === 4 ? 0 : vcpu.regs[VCPU_REGS_RAX] & ~((1 << (p.size * 8)) - 1);
-  vcpu.regs[VCPU_REGS_RAX] = (keep | v) >>> 0;
-}
-
 /** KVM_RUN. Returns 0 with kvm_run describing the exit, or -errno. */
 export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
   const vmx = to_vmx(vcpu);
   const run = vcpu.run;
-  complete_pio(vcpu);
   let r = await mmu_topup_memory_caches(vmx.mmu_cache);
   if (r < 0) return r;
   await vmx_vcpu_load(vcpu);
+  complete_pio(vcpu);
   // An MMIO exit is completed first: the instruction may need more round trips.
   const completion = complete_mmio(vcpu);
   if (completion !== null && handle_emulation(vcpu, vmx, completion) === 0) {
@@ -602,7 +591,7 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
       set_exit_reason(run, KVM_EXIT_SHUTDOWN);
       return 0;
     case EXIT_REASON_IO_INSTRUCTION:
-      return handle_io(vcpu);
+      return handle_io(vcpu, vmx);
     case EXIT_REASON_HLT:
       skip_emulated_instruction();
       // A queued interrupt will wake the guest at once (handle_halt).
@@ -731,32 +720,26 @@ function run_exception(run: Kva, vector: number, error_code: number): void {
   kwrite(kva(run + KVM_RUN_EXIT_UNION), b);
 }
 
-/** handle_io: describe the access in kvm_run.io; an OUT's data goes to the PIO page. */
-function handle_io(vcpu: kvm_vcpu): number {
+/** handle_io: decode the exit qualification (size-1 [2:0], IN [3], string [4], REP [5],
+ *  port [31:16]) and hand the access to userspace (kvm/pio.ts). */
+function handle_io(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
   const q = vmcs_readl(VMCS.EXIT_QUALIFICATION);
-  const size = (q & 7) + 1;
-  const is_in = (q & 8) !== 0;
-  const string = (q & 16) !== 0;
-  const port = q >>> 16;
-  vcpu.kvm.stat.io_exits++;
-  if (string) return kvm_internal_error(vcpu.run, `string I/O on port 0x${port.toString(16)}: instruction emulator not built yet`);
-  if (!is_in) {
-    const v = vcpu.regs[VCPU_REGS_RAX];
-    const b = new Uint8Array(size);
-    for (let i = 0; i < size; i++) b[i] = (v >>> (8 * i)) & 0xff;
-    kwrite(vcpu.pio_data, b);
+  const o = kvm_handle_io(vcpu, q >>> 16, (q & 7) + 1, (q & 8) !== 0, (q & 16) !== 0, (q & 32) !== 0);
+  switch (o.kind) {
+    case "exit":
+      return 0;
+    case "continue":
+      return 1;
+    case "pin":
+      vmx.pin_gfn = o.gfn;
+      vmx.need_topup = true;
+      return 1;
+    case "page_fault":
+      kvm_inject_page_fault(vcpu, o.cr2, o.error_code);
+      return 1;
+    case "unhandleable":
+      return kvm_internal_error(vcpu.run, o.why);
   }
-  set_exit_reason(vcpu.run, KVM_EXIT_IO);
-  kwrite(
-    kva(vcpu.run + KVM_RUN_EXIT_UNION),
-    encode(kvm_run_io_layout, {
-      direction: is_in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT, size, port, count: 1,
-      data_offset: BigInt(KVM_PIO_PAGE_OFFSET * PAGE_SIZE),
-    }),
-  );
-  vcpu.pio_pending = { in: is_in, size };
-  skip_emulated_instruction();
-  return 0;
 }
 
 /** handle_ept_violation: fill the EPT for the guest-physical address (tdp_page_fault);

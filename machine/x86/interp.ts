@@ -216,7 +216,10 @@ export function write_flags(c: Core, v: number, size: number): void {
 function io_stop(c: Core, d: Insn, port: number, size: number, input: boolean, string: boolean, imm: boolean): Stop | null {
   const vmx = c.cpu.vmx;
   if (vmx !== null && vmx.io_exiting)
-    return { kind: "io", port, size: size as 1 | 2 | 4, in: input, string, rep: string && d.rep !== 0, imm, insn_len: d.len };
+    return {
+      kind: "io", port, size: size as 1 | 2 | 4, in: input, string, rep: string && d.rep !== 0, imm, insn_len: d.len,
+      ...(string ? { address_size: d.asize as 2 | 4, seg: input ? 0 : d.seg >= 0 ? d.seg : 3 } : {}),
+    };
   if (!io_allowed(c, port, size)) gp(0);
   return null;
 }

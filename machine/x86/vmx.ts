@@ -301,6 +301,7 @@ export class VmxUnit {
     let intr_info = 0;
     let intr_error = 0;
     let len = 0;
+    let insn_info = 0;
     switch (stop.kind) {
       case "budget":
         reason = EXIT_REASON_EXTERNAL_INTERRUPT;
@@ -315,6 +316,9 @@ export class VmxUnit {
         reason = EXIT_REASON_IO_INSTRUCTION;
         qual = (stop.size - 1) | (stop.in ? 8 : 0) | (stop.string ? 16 : 0) | (stop.rep ? 32 : 0) | (stop.imm ? 64 : 0) | (stop.port << 16);
         len = stop.insn_len;
+        // VM-exit instruction information for INS/OUTS (SDM Table 27-8): address size
+        // [9:7] (0 = 16-bit, 1 = 32-bit), segment register [17:15].
+        if (stop.string) insn_info = ((stop.address_size === 4 ? 1 : 0) << 7) | ((stop.seg ?? 3) << 15);
         break;
       case "exception": {
         reason = EXIT_REASON_EXCEPTION_NMI;
@@ -381,6 +385,7 @@ export class VmxUnit {
     this.vmwrite(VMCS.VM_EXIT_INTR_INFO, intr_info >>> 0);
     this.vmwrite(VMCS.VM_EXIT_INTR_ERROR_CODE, intr_error >>> 0);
     this.vmwrite(VMCS.VM_EXIT_INSTRUCTION_LEN, len);
+    this.vmwrite(VMCS.VMX_INSTRUCTION_INFO, insn_info);
     this.vmwrite(VMCS.IDT_VECTORING_INFO_FIELD, vec === null ? 0 : vec.info);
     this.vmwrite(VMCS.IDT_VECTORING_ERROR_CODE, vec === null ? 0 : vec.error_code);
   }
