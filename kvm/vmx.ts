@@ -743,7 +743,8 @@ function handle_io(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
 }
 
 /** handle_ept_violation: fill the EPT for the guest-physical address (tdp_page_fault);
- *  the instruction restarts on the next entry (RIP was not advanced). */
+ *  the instruction restarts on the next entry (RIP was not advanced). A gpa outside every
+ *  slot is MMIO: the instruction is emulated. */
 function handle_ept_violation(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
   const addr = vmcs_read32(VMCS.GUEST_PHYSICAL_ADDRESS);
   const r = tdp_page_fault(vcpu, vmx.mmu_cache, gpa(addr), vmcs_readl(VMCS.EXIT_QUALIFICATION));
@@ -757,8 +758,8 @@ function handle_ept_violation(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
     case "guest_fault":
       return kvm_internal_error(vcpu.run, "EPT violation reported as a guest page fault");
     case "mmio":
-      vcpu.kvm.stat.mmio_exits++;
-      return kvm_internal_error(vcpu.run, `access to gpa 0x${r.gpa.toString(16)} outside guest memory (MMIO emulation is not available)`);
+      // No slot behind the gpa: emulate the instruction, as after a shadow #PF on MMIO.
+      return handle_emulation(vcpu, vmx, emulate_instruction(vcpu));
   }
 }
 

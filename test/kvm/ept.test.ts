@@ -15,6 +15,7 @@ import { HOSTS, run_on, set_default_mmu } from "./harness.js";
 set_default_mmu("ept");
 await import("./examples.test.js");
 await import("./kvm_api.test.js");
+await import("./mmio.test.js");
 
 const aspace = new Uint8Array(readFileSync(new URL("../../bench/aspace/aspace.bin", import.meta.url)));
 const MMUS = ["shadow", "ept"] as const;
