@@ -16,7 +16,7 @@ echo "built hello-real/hello.bin ($(stat -c %s hello-real/hello.bin) bytes)"
 # -mgeneral-regs-only: the CPU model has no x87 or SSE. -O2 gives the code a compiler
 # really emits (cmov, setcc, lea arithmetic, tail calls).
 CFLAGS=(-m32 -march=i686 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-builtin
-	-fno-asynchronous-unwind-tables -mgeneral-regs-only -fcf-protection=none -Wall -Wextra -Werror -std=gnu11)
+	-fno-asynchronous-unwind-tables -fno-delete-null-pointer-checks -mgeneral-regs-only -fcf-protection=none -Wall -Wextra -Werror -std=gnu11)
 LIB=(lib/entry.S lib/rt.c lib/setjmp.S lib/idt.c lib/isr.S lib/user.c lib/divdi3.c)
 
 build_kernel() {
@@ -25,7 +25,7 @@ build_kernel() {
 	local objs=()
 	for src in "${LIB[@]}" "$@"; do
 		local obj="$tmp/$(echo "$src" | tr / _).o"
-		gcc "${CFLAGS[@]}" -c -o "$obj" "$src"
+		gcc "${CFLAGS[@]}" ${EXTRA_CFLAGS:-} -c -o "$obj" "$src"
 		objs+=("$obj")
 	done
 	ld -m elf_i386 -nostdlib -T lib/multiboot.ld --build-id=none -z noexecstack --no-warn-rwx-segments -o "$name/$name.elf" "${objs[@]}"
@@ -33,4 +33,13 @@ build_kernel() {
 	echo "built $name/$name.elf ($(stat -c %s "$name/$name.elf") bytes)"
 }
 
-for g in mbinfo recursion sieve crc32 sort divmul exceptions; do build_kernel "$g" "$g/$g.c"; done
+for g in mbinfo recursion sieve crc32 sort divmul exceptions paging cr3switch; do build_kernel "$g" "$g/$g.c"; done
+build_kernel smc smc/smc.c smc/smc_asm.S
+build_kernel triple-fault triple-fault/triple-fault.c
+EXTRA_CFLAGS=-fcf-protection=full build_kernel endbr endbr/endbr.c
+
+# bios-real: a 64 KiB firmware image, linked at offset 0 of segment F000.
+as --32 -o bios-real/bios.o bios-real/bios.S
+ld -m elf_i386 -Ttext=0 --oformat=binary -o bios-real/bios-real.rom bios-real/bios.o
+rm -f bios-real/bios.o
+echo "built bios-real/bios-real.rom ($(stat -c %s bios-real/bios-real.rom) bytes)"

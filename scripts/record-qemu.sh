@@ -38,7 +38,9 @@ if [ ${#guests[@]} -eq 0 ]; then
 fi
 
 for g in "${guests[@]}"; do
-	if [ -f "$g/$g.elf" ]; then boot=(-kernel "$g/$g.elf"); else boot=(-bios "$g/$g.rom"); fi
+	if [ -f "$g/$g.elf" ]; then boot=(-kernel "$g/$g.elf")
+	elif [ -f "$g/$g.rom" ]; then boot=(-bios "$g/$g.rom")
+	else echo "record-qemu: no $g/$g.elf or $g/$g.rom (run guests/build.sh)" >&2; exit 1; fi
 	append=()
 	if [ -f "$g/cmdline" ]; then append=(-append "$(cat "$g/cmdline")"); fi
 	status=0
