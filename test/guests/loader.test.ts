@@ -174,3 +174,26 @@ describe("run_bare", () => {
       .toThrow(/does not fit in 1 MiB/);
   });
 });
+
+describe("apply_entry_state", () => {
+  it("fills kvm_regs and kvm_sregs from a multiboot entry state", async () => {
+    const { apply_entry_state } = await import("../../userspace/vmm/loader/kvm_entry.js");
+    const g = load_multiboot(guest("mbinfo/mbinfo.elf"), { mem_mib: 32 });
+    const zero_seg = () => ({ base: 0n, limit: 0, selector: 0, type: 0, present: 0, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 1, padding: 0 });
+    const regs = { rax: 0n, rbx: 0n, rcx: 0n, rdx: 0n, rsi: 0n, rdi: 0n, rsp: 0n, rbp: 0n, r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n,
+      r13: 0n, r14: 0n, r15: 0n, rip: 0n, rflags: 0n };
+    const sregs = { cs: zero_seg(), ds: zero_seg(), es: zero_seg(), fs: zero_seg(), gs: zero_seg(), ss: zero_seg(), tr: zero_seg(), ldt: zero_seg(),
+      gdt: { base: 0n, limit: 0, padding: new Uint8Array(6) }, idt: { base: 0n, limit: 0, padding: new Uint8Array(6) },
+      cr0: 0n, cr2: 0n, cr3: 0n, cr4: 0n, cr8: 0n, efer: 0n, apic_base: 0xfee00900n, interrupt_bitmap: [0n, 0n, 0n, 0n] };
+    apply_entry_state(g.entry, regs, sregs);
+    expect(regs.rax).toBe(0x2badb002n);
+    expect(regs.rbx).toBe(BigInt(g.entry.regs.ebx));
+    expect(regs.rip).toBe(0x10000cn);
+    expect(regs.rflags).toBe(2n);
+    expect(sregs.cs).toMatchObject({ selector: 8, base: 0n, limit: 0xffffffff, type: 0xb, db: 1, g: 1, present: 1, unusable: 0 });
+    expect(sregs.ss).toMatchObject({ selector: 0x10, type: 3, db: 1 });
+    expect(sregs.cr0).toBe(0x11n);
+    expect(sregs.gdt.base).toBe(BigInt(g.entry.sregs.gdt.base));
+    expect(sregs.apic_base).toBe(0xfee00900n); // untouched
+  });
+});
