@@ -212,30 +212,36 @@ interface misc_cdev {
   readonly inode: linux_inode;
 }
 
-/** linuxcdevsw: d_fdopen makes the open a Linux open (linux_dev_fdopen). */
+/**
+ * linux_dev_fdopen: an open of a Linux character device becomes a Linux open: a new
+ * struct file on the device's inode, fops.open, and linuxfileops on the FreeBSD file.
+ * DIVERGENCE (vs the 2007 port): any number of opens at a time, each its own Linux
+ * file, as LinuxKPI and Linux do; the 2007 port allowed one open at a time.
+ */
+async function linux_dev_fdopen(s: linuxkpi_state, dev: cdev, fflags: number, fp: bsd_file): Promise<number> {
+  const { misc, inode } = dev.si_drv1 as misc_cdev;
+  const fops = misc.fops;
+  if (!linux_try_module_get(s, fops.owner)) return ENXIO;
+  // misc_open: the file's private_data is the miscdevice until fops.open changes it.
+  const filp = new linux_file(fops, misc, linux_oflags(fflags), linux_fmode(fflags), inode);
+  if (fops.open) {
+    const r = await fops.open(inode, filp);
+    if (r < 0) {
+      linux_module_put(s, fops.owner);
+      return linux_to_bsd_errno(-r);
+    }
+  }
+  filp._file = fp;
+  finit(fp, fflags, DTYPE_DEV, filp, s_fileops(s));
+  return 0;
+}
+
+/** linuxcdevsw: the cdevsw of every Linux character device. */
 function linuxcdevsw(s: linuxkpi_state): cdevsw {
   return {
     d_version: D_VERSION,
     d_name: "linuxcdev",
-    // DIVERGENCE (vs the 2007 port): any number of opens at a time, each its own Linux
-    // file, as LinuxKPI and Linux do; the 2007 port allowed one open at a time.
-    async d_fdopen(dev: cdev, fflags, _td, fp) {
-      const { misc, inode } = dev.si_drv1 as misc_cdev;
-      const fops = misc.fops;
-      if (!linux_try_module_get(s, fops.owner)) return ENXIO;
-      // misc_open: the file's private_data is the miscdevice until fops.open changes it.
-      const filp = new linux_file(fops, misc, linux_oflags(fflags), linux_fmode(fflags), inode);
-      if (fops.open) {
-        const r = await fops.open(inode, filp);
-        if (r < 0) {
-          linux_module_put(s, fops.owner);
-          return linux_to_bsd_errno(-r);
-        }
-      }
-      filp._file = fp;
-      finit(fp, fflags, DTYPE_DEV, filp, s_fileops(s));
-      return 0;
-    },
+    d_fdopen: (dev, fflags, _td, fp) => linux_dev_fdopen(s, dev, fflags, fp),
   };
 }
 
