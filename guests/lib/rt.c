@@ -78,7 +78,7 @@ static void print_num(u64 v, int base, int width, int zero, int neg, int upper)
 		putchar(buf[--n]);
 }
 
-/* %[0][width][l|ll](d|i|u|x|X|c|s|p|%) */
+/* %[-|0][width][l|ll](d|i|u|x|X|c|s|p|%); '-' left-justifies strings */
 int printf(const char *fmt, ...)
 {
 	__builtin_va_list ap;
@@ -89,7 +89,11 @@ int printf(const char *fmt, ...)
 			continue;
 		}
 		fmt++;
-		int zero = 0, width = 0, lng = 0;
+		int zero = 0, width = 0, lng = 0, left = 0;
+		if (*fmt == '-') {
+			left = 1;
+			fmt++;
+		}
 		if (*fmt == '0') {
 			zero = 1;
 			fmt++;
@@ -123,9 +127,12 @@ int printf(const char *fmt, ...)
 		case 's': {
 			const char *s = __builtin_va_arg(ap, const char *);
 			int len = (int)strlen(s);
+			if (left)
+				puts(s);
 			for (; width > len; width--)
 				putchar(' ');
-			puts(s);
+			if (!left)
+				puts(s);
 			break;
 		}
 		case '%':

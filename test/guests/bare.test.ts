@@ -55,7 +55,7 @@ const all = guests();
 describe("guests under --bare match QEMU", () => {
   it("finds the guests", () => {
     expect(all.map((g) => g.name)).toEqual(expect.arrayContaining([
-      "bios-real", "cr3switch", "crc32", "divmul", "exceptions", "mbinfo", "paging", "recursion", "sieve", "smc", "sort",
+      "bios-real", "cr3switch", "crc32", "divmul", "exceptions", "isa", "mbinfo", "paging", "recursion", "sieve", "smc", "sort",
       "triple-fault",
     ]));
   });
