@@ -29,6 +29,7 @@ QEMU_OPTS=(-accel tcg -cpu pentium3 -m 32 -display none -nodefaults -no-reboot
 	-device isa-debugcon,iobase=0xe9,chardev=out
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 
+"$QEMU" --version | head -1 > qemu-version.txt
 guests=("$@")
 if [ ${#guests[@]} -eq 0 ]; then
 	for d in */; do

@@ -53,6 +53,11 @@ function guests(): Guest[] {
 const all = guests();
 
 describe("guests under --bare match QEMU", () => {
+  it("finds every guest guests.json lists, and no other", () => {
+    const manifest = JSON.parse(readFileSync(join(GUESTS, "guests.json"), "utf8")) as { guests: { name: string; kind: string }[] };
+    expect(all.map((g) => `${g.name}:${g.kind}`).sort()).toEqual(manifest.guests.map((g) => `${g.name}:${g.kind}`).sort());
+  });
+
   it("finds the guests", () => {
     expect(all.map((g) => g.name)).toEqual(expect.arrayContaining([
       "bios-real", "cr3switch", "crc32", "divmul", "exceptions", "isa", "mbinfo", "paging", "recursion", "sieve", "smc", "sort",
