@@ -195,10 +195,14 @@ async function context_switch(k: linux_kernel, pc: percpu, r: rq, prev: task_str
  *  task). The engine has completed the switch; nothing is left to do. */
 export function finish_task_switch(_k: linux_kernel): void {}
 
-/** cond_resched: a preemption point. */
+/** cond_resched: a preemption point. With nothing else to run here the task goes on,
+ *  but the CPU still gives the engine a turn (cpu_yield): a CPU-bound kernel loop that
+ *  calls cond_resched (the vcpu loop re-entering a guest that never exits to
+ *  userspace) then lets the other CPUs run alongside it, as real CPUs would. */
 export async function cond_resched(k: linux_kernel): Promise<void> {
   might_sleep(k, "cond_resched");
   if (need_resched(k)) await schedule(k);
+  else await k.machine.cpu_yield();
 }
 
 /** scheduler_tick, from the timer interrupt: time slices are one tick. */
