@@ -4,6 +4,7 @@
 // wait) with nothing left behind.
 
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { CapturePipe } from "../../machine/host_pipe.js";
 import { syscall, syscall_with_entry, user_load, user_store } from "../../machine/syscall.js";
 import type { linux_kernel } from "../../host-linux/init/main.js";
@@ -163,6 +164,44 @@ describe("futex: a mutex between two threads on two CPUs", () => {
     const b = await counter_run(5, 20, true);
     expect(a.result.stats).toEqual(b.result.stats);
     expect(a.machine.cpus.map((c) => c.tsc)).toEqual(b.machine.cpus.map((c) => c.tsc));
+  });
+});
+
+describe("futex: property", () => {
+  it("any number of threads, CPUs and seed: the futex mutex loses no update, and exit leaves no waiter, task or page", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 12 }),
+        async (seed, nthreads, ncpus, n) => {
+          const { result } = await run_kernel(async (k) => {
+            const before = k.free_page_count();
+            let total = -1;
+            const st = await k.run_process("prop", async () => {
+              const page = await mmap_anon(4096);
+              const counter = page, lock = page + 64;
+              const body = async () => {
+                for (let i = 0; i < n; i++) {
+                  await mutex_lock(lock);
+                  const v = load32(counter);
+                  await syscall(NR.sched_yield);
+                  store32(counter, v + 1);
+                  await mutex_unlock(lock);
+                }
+                return 0;
+              };
+              for (let t = 0; t < nthreads; t++) if ((await clone_thread(body, page + 128 + 8 * t)) < 0) return 100;
+              await body();
+              for (let t = 0; t < nthreads; t++) await wait_tid(page + 128 + 8 * t);
+              total = load32(counter);
+              return 0;
+            }, new CapturePipe(), new CapturePipe());
+            return { st, total, leak: before - k.free_page_count(), waiters: futex_waiters(k), left: k.pids.size - 1 };
+          }, { ncpus, seed });
+          expect(result).toEqual({ st: { exit_code: 0, signal: null }, total: (nthreads + 1) * n, leak: 0, waiters: 0, left: 0 });
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
 
