@@ -11,8 +11,10 @@ import type { linux_kernel } from "../../host-linux/init/main.js";
 import { get_current } from "../../host-linux/arch/x86/kernel/percpu.js";
 import { TIF_NEED_RESCHED } from "../../host-linux/include/linux/sched.js";
 import { futex_waiters } from "../../host-linux/kernel/futex/waitwake.js";
+import { hrtimers_pending } from "../../host-linux/kernel/time/hrtimer.js";
+import { current_cpu } from "../../machine/engine.js";
 import { do_tkill } from "../../host-linux/kernel/signal.js";
-import { EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, EPERM, ESRCH } from "../../host-linux/include/linux/errno.js";
+import { EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT } from "../../host-linux/include/linux/errno.js";
 import type { mutex } from "../../host-linux/include/linux/lock_types.js";
 import type { file_operations } from "../../host-linux/include/linux/fs_types.js";
 import type { miscdevice } from "../../host-linux/include/linux/miscdevice_types.js";
@@ -486,10 +488,9 @@ describe("errors", () => {
       eagain: -EAGAIN, eagain_private: -EAGAIN, misaligned_wait: -EINVAL, misaligned_wake: -EINVAL, unmapped_wait: -EFAULT,
       unmapped_wake_shared: -EFAULT, unmapped_wake_private: 0, kernel_addr: -EFAULT, nobody: 0, unknown_op: -ENOSYS,
       requeue: -ENOSYS, clock_rt_wait: -ENOSYS, bitset_zero: -EINVAL, bad_timeout: -EINVAL, fault_timeout: -EFAULT,
-      timeout: -ENOSYS, shared_wake: 0, private_wake: 1, private_wait: 0,
+      timeout: -ETIMEDOUT, shared_wake: 0, private_wake: 1, private_wait: 0,
     });
     expect(k.dmesg()).toMatch(/FUTEX_REQUEUE not implemented/);
-    expect(k.dmesg()).toMatch(/FUTEX_WAIT with a timeout not implemented/);
   });
 
   it("clone without CLONE_FILES copies the fd table: a close in the thread leaves the parent's fd open", async () => {
@@ -515,5 +516,78 @@ describe("errors", () => {
     });
     expect(result.r).toEqual({ fd: 3, child_close: 0, child_close_again: -9, parent_write: 4, parent_close: 0 });
     expect(result.leak).toBe(0);
+  });
+});
+
+describe("futex timeouts (hrtimers)", () => {
+  /** struct __kernel_timespec at va. */
+  const put_ts = (va: number, sec: bigint, nsec: bigint) => user_store(va, new Uint8Array(new BigInt64Array([sec, nsec]).buffer));
+
+  it("FUTEX_WAIT times out after its relative timeout on an idle machine; a wake before it returns 0 and cancels the timer", async () => {
+    for (const ncpus of [1, 2]) {
+      const { result } = await run_kernel(async (k) => {
+        const r: Record<string, number> = {};
+        let timers_while_waiting = -1;
+        const st = await k.run_process("timed", async () => {
+          const page = await mmap_anon(4096);
+          const ts = page + 512;
+          put_ts(ts, 0n, 2_000_000n); // 2 ms
+          const t0 = current_cpu().tsc;
+          r.timedout = await futex(page, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0, ts);
+          r.elapsed_ms = (current_cpu().tsc - t0) / 1_000_000;
+          // a waker thread comes first
+          put_ts(ts, 10n, 0n);
+          await clone_thread(async () => {
+            for (let i = 0; i < 5; i++) await syscall(NR.sched_yield);
+            timers_while_waiting = hrtimers_pending(k);
+            store32(page, 1);
+            await futex(page, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1);
+            return 0;
+          }, page + 64);
+          const t1 = current_cpu().tsc;
+          r.woken = await futex(page, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0, ts);
+          r.woken_fast = current_cpu().tsc - t1 < 1_000_000_000 ? 1 : 0;
+          await wait_tid(page + 64);
+          // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time: one in the past has passed
+          put_ts(ts, 0n, 1n);
+          r.bitset_past = await futex(page, 9 /* FUTEX_WAIT_BITSET */, 1, ts, 0, 0xffffffff);
+          r.bitset_realtime_past = await futex(page, 9 | 256 /* FUTEX_CLOCK_REALTIME */, 1, ts, 0, 0xffffffff);
+          return 0;
+        }, new CapturePipe(), new CapturePipe());
+        return { st, r, timers_while_waiting, timers: hrtimers_pending(k) };
+      }, { ncpus });
+      expect(result.st, `${ncpus} CPUs`).toEqual({ exit_code: 0, signal: null });
+      expect(result.r.timedout).toBe(-ETIMEDOUT);
+      expect(result.r.elapsed_ms).toBeGreaterThanOrEqual(2);
+      expect(result.r.elapsed_ms).toBeLessThan(4);
+      expect(result.r.woken).toBe(0);
+      expect(result.r.woken_fast).toBe(1);
+      expect(result.r.bitset_past).toBe(-ETIMEDOUT);
+      expect(result.r.bitset_realtime_past).toBe(-ETIMEDOUT);
+      expect(result.timers_while_waiting).toBe(1);
+      expect(result.timers).toBe(0);
+    }
+  });
+
+  it("kill -9 during a timed wait leaves no timer, waiter or page behind", async () => {
+    const { result } = await run_kernel(async (k) => {
+      const before = k.free_page_count();
+      const pid = await k.spawn_process("tw", async () => {
+        const page = await mmap_anon(4096);
+        put_ts(page + 512, 3600n, 0n);
+        await clone_thread(async () => {
+          await futex(page, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0, page + 512);
+          return 0;
+        }, page + 64);
+        await futex(page + 4, FUTEX_WAIT, 0, page + 512);
+        return 0;
+      }, new CapturePipe(), new CapturePipe());
+      await settle(k, () => futex_waiters(k) === 2);
+      const timers = hrtimers_pending(k);
+      k.kill(pid, 9);
+      const st = await k.wait_process(pid);
+      return { st, timers, after: hrtimers_pending(k), waiters: futex_waiters(k), leak: before - k.free_page_count() };
+    }, { ncpus: 2 });
+    expect(result).toEqual({ st: { exit_code: null, signal: 9 }, timers: 2, after: 0, waiters: 0, leak: 0 });
   });
 });

@@ -1,9 +1,10 @@
 // kernel/futex/syscalls.c: futex(2) — do_futex's dispatch of the operations.
 //
-// Implemented: FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET, each with
-// or without FUTEX_PRIVATE_FLAG. The other operations of Linux (requeue, wake-op, PI)
-// and waits with a timeout (this kernel has no hrtimers) return -ENOSYS and say so in
-// the log, naming what was asked for.
+// Implemented: FUTEX_WAIT (relative timeout), FUTEX_WAKE, FUTEX_WAIT_BITSET (absolute
+// timeout on CLOCK_MONOTONIC, or CLOCK_REALTIME with FUTEX_CLOCK_REALTIME: the same
+// clock here, there is no RTC), FUTEX_WAKE_BITSET, each with or without
+// FUTEX_PRIVATE_FLAG. The other operations of Linux (requeue, wake-op, PI) return
+// -ENOSYS and say so in the log, naming what was asked for.
 
 import type { linux_kernel } from "../../init/main.js";
 import { EFAULT, EINVAL, ENOSYS } from "../../include/linux/errno.js";
@@ -24,6 +25,7 @@ import { get_current } from "../../arch/x86/kernel/percpu.js";
 import { copy_from_user } from "../../lib/usercopy.js";
 import { KERN_WARNING, printk } from "../printk/printk.js";
 import { FLAGS_CLOCKRT, FLAGS_SHARED } from "./core.js";
+import { ktime_get_ns, ns_to_cycles } from "../time/hrtimer.js";
 import { futex_wait, futex_wake } from "./waitwake.js";
 
 const NSEC_PER_SEC = 1_000_000_000n;
@@ -46,6 +48,7 @@ export async function do_futex(k: linux_kernel, uaddr: number, op: number, val: 
     flags |= FLAGS_CLOCKRT;
     if (cmd !== FUTEX_WAIT_BITSET && cmd !== FUTEX_WAIT_REQUEUE_PI && cmd !== FUTEX_LOCK_PI2) return -ENOSYS;
   }
+  let abs_time: number | null = null;
   if (utime !== 0 && futex_cmd_has_timeout(cmd)) {
     // struct __kernel_timespec { s64 tv_sec; long long tv_nsec; }
     const ts = new Uint8Array(16);
@@ -54,13 +57,16 @@ export async function do_futex(k: linux_kernel, uaddr: number, op: number, val: 
     const sec = dv.getBigInt64(0, true);
     const nsec = dv.getBigInt64(8, true);
     if (sec < 0n || nsec < 0n || nsec >= NSEC_PER_SEC) return -EINVAL;
-    return not_implemented(k, `${futex_op_names[cmd] ?? `futex op ${cmd}`} with a timeout`);
+    // FUTEX_WAIT's timeout is relative; the others' absolute.
+    let t = sec * NSEC_PER_SEC + nsec;
+    if (cmd === FUTEX_WAIT) t += ktime_get_ns(k);
+    abs_time = ns_to_cycles(t);
   }
   switch (cmd) {
     case FUTEX_WAIT:
-      return futex_wait(k, uaddr, flags, val, FUTEX_BITSET_MATCH_ANY);
+      return futex_wait(k, uaddr, flags, val, abs_time, FUTEX_BITSET_MATCH_ANY);
     case FUTEX_WAIT_BITSET:
-      return futex_wait(k, uaddr, flags, val, val3 >>> 0);
+      return futex_wait(k, uaddr, flags, val, abs_time, val3 >>> 0);
     case FUTEX_WAKE:
       return futex_wake(k, uaddr, flags, val | 0, FUTEX_BITSET_MATCH_ANY);
     case FUTEX_WAKE_BITSET:

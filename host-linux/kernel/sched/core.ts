@@ -29,7 +29,7 @@ import { RESCHEDULE_VECTOR } from "../../arch/x86/kernel/irq_vectors.js";
 import { BUG } from "../panic.js";
 import { might_sleep } from "./might_sleep.js";
 import { signal_pending_state } from "../signal.js";
-import { tick_nohz_idle_exit } from "../time/tick.js";
+import { tick_nohz_idle_exit, tick_nohz_idle_stop_tick } from "../time/tick.js";
 import { put_task_stack } from "../fork.js";
 import { switch_mm } from "../../arch/x86/mm/tlb.js";
 
@@ -216,10 +216,10 @@ export async function do_idle(k: linux_kernel): Promise<void> {
   for (;;) {
     const pc = this_cpu(k);
     while (!test_tsk_need_resched(pc.current_task) && pc.rq.queue.length === 0 && !newidle_balance(k, pc)) {
-      // NO_HZ_IDLE: with nothing to run, the tick stops, so a machine with every CPU
-      // idle and no timer armed has nothing left to do.
-      pc.tick_stopped = true;
-      pc.cpu.timer_deadline = null;
+      // NO_HZ_IDLE: with nothing to run, the tick stops (the local timer stays armed
+      // for pending hrtimers), so a machine with every CPU idle and no timer pending
+      // has nothing left to do.
+      tick_nohz_idle_stop_tick(pc);
       await k.machine.cpu_halt();
     }
     await schedule(k);

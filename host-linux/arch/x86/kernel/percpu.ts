@@ -8,6 +8,7 @@ import type { linux_kernel } from "../../../init/main.js";
 import type { task_struct } from "../../../include/linux/sched.js";
 import type { rq } from "../../../kernel/sched/core.js";
 import type { call_single_data } from "../../../kernel/smp.js";
+import type { hrtimer } from "../../../kernel/time/hrtimer.js";
 
 export class percpu {
   current_task!: task_struct;
@@ -16,6 +17,10 @@ export class percpu {
   readonly call_single_queue: call_single_data[] = [];
   /** tick_sched.tick_stopped: the idle loop stopped the periodic tick (NO_HZ_IDLE). */
   tick_stopped = true;
+  /** TSC of the next periodic tick while the tick runs. */
+  tick_next = 0;
+  /** This CPU's hrtimer base, by expiry (kernel/time/hrtimer). */
+  readonly hrtimers: hrtimer[] = [];
 
   constructor(
     readonly kernel: linux_kernel,
