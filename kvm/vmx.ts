@@ -75,12 +75,14 @@ interface vcpu_vmx {
   pin_gfn: number | null;
   /** A fault could not be fixed without sleeping: top up and pin, then re-enter. */
   need_topup: boolean;
+  /** The last exit ended a time slice: reschedule before the next entry. */
+  slice_over: boolean;
 }
 const vmx_of = new WeakMap<kvm_vcpu, vcpu_vmx>();
 export function to_vmx(vcpu: kvm_vcpu): vcpu_vmx {
   let v = vmx_of.get(vcpu);
   if (v === undefined) {
-    v = { mmu_cache: { pages: [] }, pin_gfn: null, need_topup: false };
+    v = { mmu_cache: { pages: [] }, pin_gfn: null, need_topup: false, slice_over: false };
     vmx_of.set(vcpu, v);
   }
   return v;
@@ -498,7 +500,8 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
     vmx_complete_interrupts();
     r = vmx_handle_exit(vcpu, vmx);
     if (r <= 0) break;
-    if (vmx.need_topup || need_resched()) {
+    if (vmx.need_topup || vmx.slice_over || need_resched()) {
+      vmx.slice_over = false;
       r = await kvm_resched(vcpu, vmx);
       if (r < 0) break;
     }
@@ -585,7 +588,10 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
       return 0;
     }
     case EXIT_REASON_EXTERNAL_INTERRUPT:
+      // The end of a time slice: the host takes its interrupt (at local_irq_enable) and
+      // the loop reschedules before re-entering (kvm_resched).
       stat.irq_exits++;
+      vmx.slice_over = true;
       return 1;
     case EXIT_REASON_TRIPLE_FAULT:
       set_exit_reason(run, KVM_EXIT_SHUTDOWN);

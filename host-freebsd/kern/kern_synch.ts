@@ -153,10 +153,13 @@ export async function kern_yield(_prio = PRI_USER): Promise<void> {
   await mi_switch();
 }
 
-/** maybe_yield(9): yield if the time slice is used up or a switch is owed. */
+/** maybe_yield(9): yield if the time slice is used up or a switch is owed. Either way
+ *  the other CPUs get to run up to this CPU's time (on hardware they run in parallel; in
+ *  the simulation a CPU that never gives the engine a turn would stop them). */
 export async function maybe_yield(): Promise<void> {
   const td = curthread();
   if ((td.td_flags & TDF_NEEDRESCHED) !== 0 && td.td_critnest === 0 && td.td_md.md_spinlock_count === 0) await mi_switch();
+  else await curkernel().machine.cpu_yield();
 }
 
 /** should_yield(9). */

@@ -144,8 +144,9 @@ export class Libc {
     return Number(await this.sys(this.abi.SYS.kill, pid, sig));
   }
 
+  /** exit(3): the whole process (Linux's exit_group; FreeBSD's exit is per process). */
   async exit(status: number): Promise<never> {
-    await this.sys(this.abi.SYS.exit, status);
+    await this.sys(this.abi.SYS.exit_group ?? this.abi.SYS.exit, status);
     throw new Error("exit(2) returned");
   }
 }
