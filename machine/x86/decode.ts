@@ -124,7 +124,10 @@ const T = (o: number) => 0x100 + o;
 set([T(0x00), T(0x01), T(0x02), T(0x03)], true);
 set([T(0x06), T(0x08), T(0x09)], false);
 set([T(0x0b)], false, I_NONE, CLS_UD);
-set([T(0x1f)], true);
+// 0F 18-0F 1F: PREFETCHh (0F 18 /0-/3) and the reserved hint NOPs, decoded with a
+// ModR/M operand and executed as NOPs on every CPU since the Pentium Pro (SDM Vol. 2,
+// "NOP"; ENDBR32 is F3 0F 1E FB, one of them).
+set(range(T(0x18), T(0x1f)), true);
 set(range(T(0x20), T(0x23)), true);
 set([T(0x30), T(0x31), T(0x32), T(0x34), T(0x35)], false);
 set(range(T(0x40), T(0x4f)), true);

@@ -764,7 +764,8 @@ function exec_0f(c: Core, d: Insn): Stop | null {
     case 0x08: case 0x09: // INVD/WBINVD: caches are not modelled, so there is nothing to write back
       cpl0(c);
       return null;
-    case 0x1f: if (d.mod !== 3) ea(c, d); return null; // NOP Ev: the operand is not accessed
+    case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e:
+    case 0x1f: if (d.mod !== 3) ea(c, d); return null; // hint NOP Ev: the operand is not accessed
     case 0x20: return mov_from_cr(c, d);
     case 0x22: return mov_to_cr(c, d);
     case 0x21: case 0x23: mov_dr(c, d, op === 0x23); return null;

@@ -16,11 +16,7 @@ const GUESTS = fileURLToPath(new URL("../../guests/", import.meta.url));
 const MEM_MIB = 32; // record-qemu.sh runs QEMU with -m 32
 
 /** Guests whose comparison is known to fail, with the reason; each is skipped, not hidden. */
-const KNOWN_FAILURES: Record<string, string> = {
-  endbr:
-    "machine/x86 decodes 0F 18-0F 1E (the P6 hint NOPs, ENDBR32 among them) as #UD; QEMU and every CPU since the " +
-    "Pentium Pro execute them as NOPs",
-};
+const KNOWN_FAILURES: Record<string, string> = {};
 
 interface Guest {
   name: string;

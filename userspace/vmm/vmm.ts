@@ -8,7 +8,10 @@
 
 import * as uapi from "../../include/uapi/linux/kvm.js";
 import { uva } from "../../machine/addr.js";
-import { Kvm, KvmError, type VcpuFd } from "../lib/kvm.js";
+import { Kvm, KvmError, type VcpuFd, type VmFd } from "../lib/kvm.js";
+import type { EntryState, GuestImage } from "./loader/entry_state.js";
+import { real_mode_entry_state } from "./loader/entry_state.js";
+import { apply_entry_state } from "./loader/kvm_entry.js";
 import type { Libc } from "../libc/libc.js";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debug_exit.js";
 import { Debugcon, DEBUGCON_PORT } from "./devices/debugcon.js";
@@ -18,10 +21,12 @@ import { IoBus } from "./io_bus.js";
 export interface VmmConfig {
   /** Guest RAM in MiB, mapped at guest-physical 0. */
   mem_mib: number;
-  /** Flat images and where they go. */
-  images: { bytes: Uint8Array; gpa: number }[];
-  /** Guest-physical entry point, entered in real mode. */
-  entry: number;
+  /** Images and where they go. One that lies above RAM (a firmware's alias below 4 GiB)
+   *  gets a memory slot of its own. */
+  images: GuestImage[];
+  /** The vcpu's initial state: a loader's (multiboot: protected mode, EAX = 0x2BADB002),
+   *  or a real-mode entry point given as a guest-physical address below 1 MiB. */
+  entry: EntryState | number;
 }
 
 const STDOUT = 1;
@@ -65,28 +70,28 @@ async function vmm_run(c: Libc, cfg: VmmConfig): Promise<number> {
     return 1;
   }
   await vm.set_user_memory_region({ slot: 0, flags: 0, guest_phys_addr: 0n, memory_size: BigInt(mem_size), userspace_addr: BigInt(ram) });
+  let next_slot = 1;
   for (const img of cfg.images) {
-    if (img.gpa + img.bytes.length > mem_size) {
-      await c.puts(STDERR, `lkvm: image of ${img.bytes.length} bytes at 0x${img.gpa.toString(16)} does not fit in ${cfg.mem_mib} MiB\n`);
+    if (img.gpa + img.bytes.length <= mem_size) {
+      for (let off = 0; off < img.bytes.length; off += PAGE) c.poke(uva(ram + img.gpa + off), img.bytes.subarray(off, off + PAGE));
+    } else if (img.gpa >= mem_size) {
+      if (!(await map_image_slot(c, vm, next_slot++, img))) return 1;
+    } else {
+      await c.puts(STDERR, `lkvm: image of ${img.bytes.length} bytes at 0x${img.gpa.toString(16)} straddles the end of ${cfg.mem_mib} MiB of RAM\n`);
       return 1;
     }
-    for (let off = 0; off < img.bytes.length; off += PAGE) c.poke(uva(ram + img.gpa + off), img.bytes.subarray(off, off + PAGE));
   }
 
   const vcpu = await vm.create_vcpu(0);
-  const { cs, ip } = real_mode_entry(cfg.entry);
+  let entry: EntryState;
+  if (typeof cfg.entry === "number") {
+    const { cs, ip } = real_mode_entry(cfg.entry);
+    entry = real_mode_entry_state(cs, ip);
+  } else entry = cfg.entry;
   const sregs = await vcpu.get_sregs();
-  sregs.cs.selector = cs;
-  sregs.cs.base = BigInt(cs << 4);
-  for (const s of [sregs.ds, sregs.es, sregs.ss]) {
-    s.selector = cs;
-    s.base = BigInt(cs << 4);
-  }
-  await vcpu.set_sregs(sregs);
   const regs = await vcpu.get_regs();
-  regs.rip = BigInt(ip);
-  regs.rsp = 0xfffen;
-  regs.rflags = 0x2n;
+  apply_entry_state(entry, regs, sregs);
+  await vcpu.set_sregs(sregs);
   await vcpu.set_regs(regs);
 
   const out = new OutputBuffer(c);
@@ -99,6 +104,21 @@ async function vmm_run(c: Libc, cfg: VmmConfig): Promise<number> {
   const status = await vcpu_loop(c, vcpu, bus, debug_exit, out);
   await out.flush();
   return status;
+}
+
+/** An image above guest RAM (a firmware's copy ending at 4 GiB) in a slot of its own,
+ *  backed by a private copy. KVM_MEM_READONLY is not offered by this kvm, so unlike
+ *  QEMU's ROM the guest could write to it. */
+async function map_image_slot(c: Libc, vm: VmFd, slot: number, img: GuestImage): Promise<boolean> {
+  const size = Math.ceil(img.bytes.length / PAGE) * PAGE;
+  const mem = await c.mmap(null, size, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0);
+  if (mem === null) {
+    await c.puts(STDERR, `lkvm: cannot allocate ${size} bytes for the image at 0x${img.gpa.toString(16)}: ${c.errname()}\n`);
+    return false;
+  }
+  for (let off = 0; off < img.bytes.length; off += PAGE) c.poke(uva(mem + off), img.bytes.subarray(off, off + PAGE));
+  await vm.set_user_memory_region({ slot, flags: 0, guest_phys_addr: BigInt(img.gpa), memory_size: BigInt(size), userspace_addr: BigInt(mem) });
+  return true;
 }
 
 /** Line-buffered guest output on fd 1. */
@@ -149,9 +169,10 @@ async function vcpu_loop(c: Libc, vcpu: VcpuFd, bus: IoBus, debug_exit: DebugExi
         // guest is done.
         return 0;
       case uapi.KVM_EXIT_SHUTDOWN:
+        // As QEMU with -no-reboot: the machine powers off, and that is not an error.
         await out.flush();
         await c.puts(STDERR, "lkvm: guest shutdown (triple fault)\n");
-        return 1;
+        return 0;
       case uapi.KVM_EXIT_FAIL_ENTRY:
         await out.flush();
         await c.puts(STDERR, `lkvm: KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason = 0x${vcpu.exit_union_u64().toString(16)}\n`);
