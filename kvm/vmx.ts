@@ -697,6 +697,17 @@ function kvm_inject_exception(vector: number, error_code: number | null): void {
 /** Reflect a page fault into the guest: CR2 and an injected #PF with its error code,
  *  delivered through the guest's IDT at the next VM entry. */
 function kvm_inject_page_fault(vcpu: kvm_vcpu, addr: number, error_code: number): void {
+  // The fault struck while an event was being delivered (vmx_complete_interrupts queued it
+  // again): a #PF during a #PF or a contributory exception (#DE, #TS, #NP, #SS, #GP) is a
+  // double fault (SDM Table 6-5); otherwise the #PF is delivered instead.
+  const queued = vmcs_read32(VMCS.VM_ENTRY_INTR_INFO_FIELD);
+  if ((queued & INTR_INFO_VALID_MASK) !== 0 && (queued & INTR_INFO_INTR_TYPE_MASK) === INTR_TYPE_HARD_EXCEPTION) {
+    const v = queued & INTR_INFO_VECTOR_MASK;
+    if (v === 14 || v === 0 || (v >= 10 && v <= 13)) {
+      kvm_inject_exception(8, 0);
+      return;
+    }
+  }
   vcpu.cr2 = addr >>> 0;
   vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (14 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
   vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);

@@ -65,7 +65,9 @@ export type Stop =
   | { kind: "io"; port: number; size: 1 | 2 | 4; in: boolean; string: boolean; rep: boolean; imm: boolean; insn_len: number;
       /** INS/OUTS: address size (2 or 4) and the source segment of OUTS (ES for INS). */
       address_size?: 2 | 4; seg?: number }
-  | { kind: "exception"; vector: number; error_code: number | null; /** faulting linear address for #PF */ cr2?: number }
+  | { kind: "exception"; vector: number; error_code: number | null; /** faulting linear address for #PF */ cr2?: number;
+      /** The event whose delivery raised this exception, if any (IDT-vectoring information). */
+      vectoring?: IdtVectoring | null }
   | { kind: "triple_fault" }
   | { kind: "cpuid"; insn_len: number }
   | { kind: "rdtsc"; insn_len: number }

@@ -79,6 +79,22 @@ export function deliver_event(c: Core, vector: number, error_code: number | null
       }
       throw e;
     }
+    const vectoring = {
+      info: (vector | (type << 8) | (type === EV_HW_EXCEPTION && error_code !== null ? 0x800 : 0) | 0x80000000) >>> 0,
+      error_code: type === EV_HW_EXCEPTION && error_code !== null ? error_code >>> 0 : 0,
+      insn_len: type === EV_SOFT_INT || type === EV_PRIV_SOFT || type === EV_SOFT_EXCEPTION ? ((ret_eip - eip) >>> 0) & 0xffff : 0,
+    };
+    // An exception raised while delivering an event that the exception bitmap intercepts
+    // is a VM exit, with the interrupted event in the IDT-vectoring information; no
+    // double fault is formed (SDM 27.2.4, 25.2). This is how a shadow-paging hypervisor
+    // sees a guest IDT, GDT or stack page that its shadow table has not mapped yet.
+    const vmx0 = c.cpu.vmx;
+    if (vmx0 !== null && ((vmx0.exception_bitmap >>> e.vector) & 1) !== 0) {
+      c.delivering = -1;
+      c.cpu.last_event_vector = e.vector;
+      if (e.vector === PF) return { kind: "exception", vector: e.vector, error_code: e.error_code, cr2: e.cr2, vectoring };
+      return { kind: "exception", vector: e.vector, error_code: e.error_code, vectoring };
+    }
     const cur = type === EV_HW_EXCEPTION ? vector : first;
     c.delivering = -1;
     if (cur === DF) return triple(c);

@@ -378,7 +378,7 @@ export class VmxUnit {
     }
     // IDT-vectoring information: the event whose delivery the exit interrupted; for a
     // software interrupt or exception the exit instruction length is that of INT n.
-    const vec = stop.kind === "ept_violation" || stop.kind === "ept_misconfig" ? stop.vectoring : null;
+    const vec = stop.kind === "ept_violation" || stop.kind === "ept_misconfig" || stop.kind === "exception" ? (stop.vectoring ?? null) : null;
     if (vec !== null && vec.insn_len !== 0) len = vec.insn_len;
     this.vmwrite(VMCS.VM_EXIT_REASON, reason);
     this.vmwrite(VMCS.EXIT_QUALIFICATION, qual >>> 0);

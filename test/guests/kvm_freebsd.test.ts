@@ -1,0 +1,3 @@
+import { guests_through_kvm } from "./kvm_guests.js";
+
+guests_through_kvm("freebsd", ["shadow", "ept"]);
