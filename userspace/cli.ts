@@ -17,6 +17,11 @@ import { freebsd_abi } from "./libc/abi_freebsd.js";
 import { linux_abi } from "./libc/abi_linux.js";
 import { Libc } from "./libc/libc.js";
 import { vmm_main, type VmmConfig } from "./vmm/vmm.js";
+import { run_bare } from "../boot/bare.js";
+import { LINUXKPI_DEFAULT_CONFIG, LINUXKPI_TODAY_CONFIG, LINUX_KMOD_COMPAT_2007_CONFIG, type LinuxkpiConfig } from "../compat/linuxkpi/linux_config.js";
+import { FirmwareError, load_firmware } from "./vmm/loader/firmware.js";
+import { MultibootError, load_multiboot } from "./vmm/loader/multiboot.js";
+import { real_mode_entry } from "./vmm/vmm.js";
 
 const EXIT_USAGE = 2;
 const EXIT_PANIC = 70;
@@ -58,11 +63,23 @@ interface WorldOpts {
   host: HostName;
   cpus: number;
   seed: number;
+  mmu?: "shadow" | "ept";
+  compat?: string;
   verbose?: boolean;
 }
 
+/** --compat: the shim's choices on the FreeBSD host, as named presets. */
+const COMPAT_PRESETS: Record<string, LinuxkpiConfig> = {
+  "2007": LINUX_KMOD_COMPAT_2007_CONFIG,
+  linuxkpi: LINUXKPI_TODAY_CONFIG,
+  default: LINUXKPI_DEFAULT_CONFIG,
+};
+
 async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main: (c: Libc) => Promise<number>): Promise<number> {
-  const cfg: WorldConfig = { host: opts.host, cpus: opts.cpus, ram_mib, seed: opts.seed };
+  const cfg: WorldConfig = {
+    host: opts.host, cpus: opts.cpus, ram_mib, seed: opts.seed, mmu: opts.mmu,
+    compat: opts.compat === undefined ? undefined : COMPAT_PRESETS[opts.compat],
+  };
   if (opts.verbose) process.stderr.write(`lkvm: booting ${opts.host} host, ${opts.cpus} CPUs, ${ram_mib} MiB, seed ${opts.seed}\n`);
   try {
     const abi = abi_of(opts.host);
@@ -116,20 +133,37 @@ export function build_cli(set_status: (n: number) => void): Command {
     .option("--seed <n>", "seed of the simulated machine's scheduling", int_arg("--seed", 0, 0xffffffff), 1)
     .option("--raw <FILE@GPA>", "load a flat real-mode image at a guest-physical address", parse_raw)
     .option("--entry <GPA>", "guest-physical entry point (real mode)", int_arg("--entry", 0, 0xfffff))
+    .option("--kernel <FILE>", "boot a multiboot v1 ELF kernel, as QEMU's -kernel does")
+    .option("--append <CMDLINE>", "the kernel command line (with --kernel)")
+    .option("--bios <FILE>", "map a firmware image below 1 MiB and below 4 GiB and start at the reset vector")
+    .option("--bare", "run the guest directly on the simulated machine: no host kernel, no hypervisor")
+    .addOption(new Option("--mmu <mmu>", "how kvm virtualizes guest memory").choices(["shadow", "ept"]).default("shadow"))
+    .addOption(new Option("--compat <preset>", "the shim's choices on the FreeBSD host").choices(Object.keys(COMPAT_PRESETS)).default("2007"))
     .option("-v, --verbose", "print the kernel log and memory accounting on stderr")
     .exitOverride()
-    .action(async (o: WorldOpts & { mem: number; raw?: { file: string; gpa: number }; entry?: number }) => {
-      let images: VmmConfig["images"];
-      let entry: number;
-      if (o.raw !== undefined) {
-        images = [{ bytes: read_image(o.raw.file), gpa: o.raw.gpa }];
-        entry = o.entry ?? o.raw.gpa;
-      } else {
-        if (o.entry !== undefined) throw new UsageError("--entry needs --raw");
-        images = [{ bytes: read_image(guest_path("hello-real/hello.bin")), gpa: 0x1000 }];
-        entry = 0x1000;
+    .action(async (o: WorldOpts & { mem: number; raw?: { file: string; gpa: number }; entry?: number; kernel?: string; append?: string; bios?: string; bare?: boolean }) => {
+      const sources = [o.raw, o.kernel, o.bios].filter((x) => x !== undefined).length;
+      if (sources > 1) throw new UsageError("--raw, --kernel and --bios exclude each other");
+      if (o.entry !== undefined && o.raw === undefined) throw new UsageError("--entry needs --raw");
+      if (o.append !== undefined && o.kernel === undefined) throw new UsageError("--append needs --kernel");
+      let loaded: { images: VmmConfig["images"]; entry: VmmConfig["entry"] };
+      try {
+        if (o.kernel !== undefined) loaded = load_multiboot(read_image(o.kernel), { mem_mib: o.mem, cmdline: o.append });
+        else if (o.bios !== undefined) loaded = load_firmware(read_image(o.bios), { mem_mib: o.mem });
+        else if (o.raw !== undefined) loaded = { images: [{ bytes: read_image(o.raw.file), gpa: o.raw.gpa }], entry: o.entry ?? o.raw.gpa };
+        else loaded = { images: [{ bytes: read_image(guest_path("hello-real/hello.bin")), gpa: 0x1000 }], entry: 0x1000 };
+      } catch (e) {
+        if (e instanceof MultibootError || e instanceof FirmwareError) throw new UsageError(e.message);
+        throw e;
       }
-      const cfg: VmmConfig = { mem_mib: o.mem, images, entry };
+      if (o.bare) {
+        const entry_state = typeof loaded.entry === "number" ? real_mode_entry(loaded.entry) : loaded.entry;
+        const r = run_bare({ mem_mib: o.mem, images: loaded.images, entry_state, stdout: stdout_pipe, stderr: stderr_pipe });
+        if (o.verbose) process.stderr.write(`lkvm: --bare: ${r.insns} instructions, ended by ${r.end}\n`);
+        set_status(r.exit_status);
+        return;
+      }
+      const cfg: VmmConfig = { mem_mib: o.mem, images: loaded.images, entry: loaded.entry };
       const ram_mib = Math.max(256, 2 * o.mem + 64);
       set_status(await run_program(o, ram_mib, "lkvm", (c) => vmm_main(c, cfg)));
     });
