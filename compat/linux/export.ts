@@ -9,6 +9,7 @@
 
 import { current_cpu } from "../../machine/engine.js";
 import type { Hpa, Kva, Pfn, Uva } from "../../machine/addr.js";
+import type { dentry, simple_attribute } from "./debugfs_types.js";
 import type { gfp_t } from "./gfp_types.js";
 import type { file, file_operations, inode } from "./fs_types.js";
 import type { miscdevice } from "./miscdevice_types.js";
@@ -105,6 +106,11 @@ export interface linux_kernel_api {
 
   // <linux/printk.h>
   printk(level: string, msg: string): void;
+
+  // <linux/debugfs.h> (2.6.22: NULL on failure; a NULL parent is the debugfs root)
+  debugfs_create_dir(name: string, parent: dentry | null): dentry | null;
+  debugfs_create_file(name: string, mode: number, parent: dentry | null, data: unknown, fops: simple_attribute): dentry | null;
+  debugfs_remove_recursive(d: dentry | null): void;
 
   // <linux/module.h>: a loaded module's static storage (.data/.bss), one instance per
   // load of the module named `module_name` into this kernel; created by `init` on first

@@ -23,6 +23,7 @@ import { linux_anon_inode_getfd, linux_fget, linux_file_inode, linux_fput, linux
 import { linux_copyin, linux_copyout } from "./linux_uaccess.js";
 import { linux_printk } from "./linux_printk.js";
 import { linux_module_data } from "./linux_module.js";
+import { linux_debugfs_create_dir, linux_debugfs_create_file, linux_debugfs_remove_recursive } from "./linux_debugfs.js";
 
 export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
   return {
@@ -79,6 +80,10 @@ export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
     copy_from_user: (to, from, n) => linux_copyin(to, from, n),
 
     printk: (level, msg) => linux_printk(level, msg),
+
+    debugfs_create_dir: (name, parent) => linux_debugfs_create_dir(s, name, parent),
+    debugfs_create_file: (name, mode, parent, data, fops) => linux_debugfs_create_file(s, name, mode, parent, data, fops),
+    debugfs_remove_recursive: (d) => linux_debugfs_remove_recursive(s, d),
 
     module_data: (name, init) => linux_module_data(s, name, init),
   };

@@ -17,6 +17,8 @@ import { exit1 } from "./kern_exit.js";
 import { kern_mmap, kern_munmap } from "../vm/vm_mmap.js";
 import { copyinstr } from "../amd64/support.js";
 import { kern_kldload } from "./kern_linker.js";
+import { SYS___sysctlbyname } from "../sys/syscall.js";
+import { sys___sysctlbyname } from "./kern_sysctl.js";
 
 export type sy_call_t = (td: thread, a: readonly bigint[], code?: UserEntry) => Promise<number>;
 
@@ -61,4 +63,5 @@ export const sysent: Record<number, sy_call_t> = {
     if (r.error === 0) td.td_retval[0] = BigInt(r.fileid);
     return r.error;
   },
+  [SYS___sysctlbyname]: (td, a) => sys___sysctlbyname(td, ulong(a[0]), ulong(a[1]), ulong(a[2]), ulong(a[3]), ulong(a[4]), ulong(a[5])),
 };

@@ -17,6 +17,7 @@ import type { devfs_state } from "../kern/kern_conf.js";
 import type { linker_state } from "../kern/kern_linker.js";
 import type { msgbuf } from "../kern/subr_msgbuf.js";
 import type { callout } from "../kern/kern_timeout.js";
+import type { sysctl_state } from "./sysctl.js";
 
 // SYSINIT subsystems (sys/kernel.h order), used by init_main's table.
 export const SI_SUB_VM = 0x1000000;
@@ -90,6 +91,8 @@ export class kernel {
   // Devices, files and modules.
   devfs!: devfs_state;
   linker!: linker_state;
+  /** The sysctl MIB (kern_sysctl.ts), built on first use. */
+  sysctl: sysctl_state | null = null;
 
   /** The rc script: run in thread0 after the SYSINITs. */
   start_main: (() => Promise<void>) | null = null;

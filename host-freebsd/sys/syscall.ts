@@ -18,3 +18,4 @@ export const SYS_umtx_op = 454;
 export const SYS_thr_new = 455;
 export const SYS_thr_kill2 = 481;
 export const SYS_mmap = 477;
+export const SYS___sysctlbyname = 570;
