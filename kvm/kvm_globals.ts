@@ -5,6 +5,7 @@
 
 import type { page } from "../compat/linux/mm_types.js";
 import type { miscdevice } from "../compat/linux/miscdevice_types.js";
+import type { dentry } from "../compat/linux/debugfs_types.js";
 import { module_data } from "../compat/linux/module.js";
 import { spin_lock_init, spinlock_t } from "../compat/linux/spinlock.js";
 import type { kvm } from "./kvm_host.js";
@@ -21,11 +22,13 @@ export interface kvm_module_globals {
    *  created while it is set use two-dimensional paging (EPT) instead of shadow paging.
    *  Default off. Read at KVM_CREATE_VM. */
   enable_ept: boolean;
+  /** debugfs "kvm" (kvm_stat.ts); null when it could not be created or after exit. */
+  debugfs_dir: dentry | null;
 }
 
 export const kvm_globals = (): kvm_module_globals =>
   module_data<kvm_module_globals>("kvm", () => {
     const kvm_lock = new spinlock_t();
     spin_lock_init(kvm_lock, "kvm_lock");
-    return { kvm_lock, vm_list: [], misc: null, vmxarea: [], current_vmcs: [], enable_ept: false };
+    return { kvm_lock, vm_list: [], misc: null, vmxarea: [], current_vmcs: [], enable_ept: false, debugfs_dir: null };
   });

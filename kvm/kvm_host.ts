@@ -12,6 +12,7 @@ import type { Kva, Pfn, Uva } from "../compat/linux/types.js";
 import type { file } from "../compat/linux/fs_types.js";
 import type { page } from "../compat/linux/mm_types.js";
 import type { mm_struct } from "../compat/linux/mm_struct.js";
+import type { dentry } from "../compat/linux/debugfs_types.js";
 import { mutex } from "../compat/linux/lock_types.js";
 import { spinlock_t } from "../compat/linux/lock_types.js";
 import type { pio_pending } from "./pio.js";
@@ -93,6 +94,8 @@ export interface kvm {
    *  enable_ept when the VM was created, if the CPU has EPT and unrestricted guest.
    *  vcpu.mmu then holds the EPT tables (mmu_tdp.ts). Fixed for the VM's lifetime. */
   readonly tdp: boolean;
+  /** debugfs "<pid>-<fd>" with this VM's counters (kvm_stat.ts), or null. */
+  debugfs_dentry: dentry | null;
 }
 
 export interface kvm_vcpu {

@@ -20,6 +20,7 @@ import { get_current } from "../compat/linux/sched.js";
 import { kfree, kzalloc } from "../compat/linux/slab.js";
 import { spin_lock, spin_lock_init, spin_unlock, spinlock_t } from "../compat/linux/spinlock.js";
 import { kvm_globals } from "./kvm_globals.js";
+import { kvm_create_vm_debugfs, kvm_destroy_vm_debugfs, kvm_exit_debug, kvm_init_debug } from "./kvm_stat.js";
 import { copy_from_user, copy_to_user } from "../compat/linux/uaccess.js";
 import { PAGE_SIZE, uva, type Uva } from "../compat/linux/types.js";
 import { cpu_has_vmx } from "../compat/linux/asm/processor.js";
@@ -112,7 +113,7 @@ async function kvm_dev_ioctl_create_vm(): Promise<number> {
     tdp: kvm_globals().enable_ept && cpu_has_vmx_ept() && cpu_has_vmx_unrestricted_guest(),
     memslots: new Array<kvm_memory_slot | null>(KVM_MEMORY_SLOTS).fill(null),
     vcpus: new Array<kvm_vcpu | null>(KVM_MAX_VCPUS).fill(null),
-    online_vcpus: 0, mm: get_current().mm, stat: new_kvm_stat(), users_count: 1,
+    online_vcpus: 0, mm: get_current().mm, stat: new_kvm_stat(), users_count: 1, debugfs_dentry: null,
   };
   const fd = await anon_inode_getfd("kvm-vm", kvm_vm_fops, kvm, O_RDWR | O_CLOEXEC);
   if (fd < 0) {
@@ -124,6 +125,7 @@ async function kvm_dev_ioctl_create_vm(): Promise<number> {
   spin_lock(g.kvm_lock);
   g.vm_list.push(kvm);
   spin_unlock(g.kvm_lock);
+  kvm_create_vm_debugfs(kvm, fd);
   return fd;
 }
 
@@ -300,6 +302,7 @@ async function kvm_put_kvm(kvm: kvm): Promise<void> {
 }
 
 async function kvm_destroy_vm(kvm: kvm): Promise<void> {
+  kvm_destroy_vm_debugfs(kvm);
   for (let i = 0; i < KVM_MAX_VCPUS; i++) {
     const vcpu = kvm.vcpus[i];
     if (vcpu === null) continue;
@@ -556,10 +559,12 @@ export async function kvm_init(): Promise<number> {
   }
   const r = await vmx_hardware_enable_all();
   if (r < 0) return r;
+  kvm_init_debug();
   const misc: miscdevice = { minor: KVM_MINOR, name: "kvm", fops: kvm_chardev_ops, mode: 0o666 };
   const m = await misc_register(misc);
   if (m < 0) {
     pr_err(`kvm: misc device register failed (${m})`);
+    kvm_exit_debug();
     await vmx_hardware_disable_all();
     return m;
   }
@@ -572,6 +577,7 @@ export async function kvm_exit(): Promise<void> {
   const g = kvm_globals();
   if (g.misc !== null) await misc_deregister(g.misc);
   g.misc = null;
+  kvm_exit_debug();
   await vmx_hardware_disable_all();
   pr_info("kvm: unloaded");
 }

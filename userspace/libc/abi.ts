@@ -13,6 +13,9 @@ export interface OsAbi {
     readonly getpid: number; readonly kill: number;
     // Threads (userspace/libc/pthread.ts), Linux: clone 56, futex 202, exit_group 231, gettid 186.
     readonly clone?: number; readonly futex?: number; readonly exit_group?: number; readonly gettid?: number;
+    // FreeBSD only: thr_self 432 (the thread id, which LinuxKPI gives modules as current->pid)
+    // and __sysctlbyname 570 (reads kvm's statistics, which the shim turns into sysctl OIDs).
+    readonly thr_self?: number; readonly __sysctlbyname?: number;
   };
   readonly O_RDONLY: number;
   readonly O_RDWR: number;

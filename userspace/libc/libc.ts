@@ -136,6 +136,50 @@ export class Libc {
     }
   }
 
+  /** read(2) of at most n bytes; the bytes read, or null (errno set). */
+  async read(fd: number, n: number): Promise<Uint8Array | null> {
+    const p = await this.malloc(Math.max(1, n));
+    if (p === null) return null;
+    const r = await this.sys(this.abi.SYS.read, fd, p, n);
+    if (r === -1n) return null;
+    return this.peek(p, Number(r));
+  }
+
+  /** sysctlbyname(3) read side (FreeBSD): the OID's value, at most oldlen bytes, or null
+   *  (errno set; ENOSYS on a host without the call). A value longer than oldlen is an
+   *  error (ENOMEM), as with the real call. */
+  async sysctlbyname(name: string, oldlen: number): Promise<Uint8Array | null> {
+    const nr = this.abi.SYS.__sysctlbyname;
+    if (nr === undefined) {
+      this.errno = Number(Object.entries(this.abi.errno_names).find(([, v]) => v === "ENOSYS")?.[0] ?? 38);
+      return null;
+    }
+    const nm = new TextEncoder().encode(name);
+    const p = await this.malloc(nm.length + 16 + Math.max(1, oldlen));
+    if (p === null) return null;
+    const lenp = uva(p + ((nm.length + 7) & ~7));
+    const old = uva(lenp + 8);
+    this.poke(p, nm);
+    const lb = new Uint8Array(8);
+    new DataView(lb.buffer).setBigUint64(0, BigInt(oldlen), true);
+    this.poke(lenp, lb);
+    const r = await this.sys(nr, p, nm.length, old, lenp, 0, 0);
+    if (r === -1n) return null;
+    return this.peek(old, Number(this.peek64(lenp)));
+  }
+
+  /** The calling thread's kernel id: gettid(2) on Linux, thr_self(2) on FreeBSD. */
+  async thread_id(): Promise<number> {
+    if (this.abi.SYS.gettid !== undefined) return Number(await this.sys(this.abi.SYS.gettid));
+    if (this.abi.SYS.thr_self !== undefined) {
+      const p = await this.malloc(8);
+      if (p === null) return -1;
+      if ((await this.sys(this.abi.SYS.thr_self, p)) === -1n) return -1;
+      return Number(this.peek64(p));
+    }
+    return this.getpid();
+  }
+
   async getpid(): Promise<number> {
     return Number(await this.sys(this.abi.SYS.getpid));
   }

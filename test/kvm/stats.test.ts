@@ -1,0 +1,152 @@
+// kvm_stat's counters: per-VM directories and totals, through debugfs on host-linux and
+// through the shim's sysctl OIDs (debug.kvm.*) on host-freebsd, read by a process with
+// the libc of its host. Counters move as a known guest runs, totals are sums over live
+// VMs, and every file goes with its VM and with the module.
+
+import { describe, expect, it } from "vitest";
+import { boot_host } from "../../boot/world.js";
+import * as uapi from "../../include/uapi/linux/kvm.js";
+import { CapturePipe } from "../../machine/host_pipe.js";
+import { uva } from "../../machine/addr.js";
+import { freebsd_abi } from "../../userspace/libc/abi_freebsd.js";
+import { linux_abi } from "../../userspace/libc/abi_linux.js";
+import { Libc } from "../../userspace/libc/libc.js";
+import { Kvm, type VmFd } from "../../userspace/lib/kvm.js";
+import { KVM_STAT_NAMES, kvm_stat_read, kvm_stat_read_all, kvm_stat_vm_dir, type KvmStatValues } from "../../userspace/lib/kvm_stat.js";
+import { HOSTS } from "./harness.js";
+import type { HostName } from "../../boot/world.js";
+
+/** LWN's guest, with `outs` OUTs of a digit before the HLT. */
+function guest(outs: number): Uint8Array {
+  const b = [0xba, 0xf8, 0x03]; // mov $0x3f8, %dx
+  for (let i = 0; i < outs; i++) b.push(0xb0, 0x30 + (i % 10), 0xee); // mov $'0'+i, %al; out %al, (%dx)
+  b.push(0xf4); // hlt
+  return Uint8Array.from(b);
+}
+
+/** A VM with one page of `code` at 0x1000 and one vcpu, run to its HLT. */
+async function run_vm(c: Libc, kvm: Kvm, code: Uint8Array): Promise<VmFd> {
+  const vm = await kvm.create_vm();
+  const mem = await c.mmap(null, 0x1000, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_SHARED | c.abi.MAP_ANON, -1, 0);
+  if (mem === null) throw new Error("mmap");
+  c.poke(mem, code);
+  await vm.set_user_memory_region({ slot: 0, flags: 0, guest_phys_addr: 0x1000n, memory_size: 0x1000n, userspace_addr: BigInt(mem) });
+  const vcpu = await vm.create_vcpu(0);
+  const sregs = await vcpu.get_sregs();
+  sregs.cs.base = 0n;
+  sregs.cs.selector = 0;
+  await vcpu.set_sregs(sregs);
+  const regs = await vcpu.get_regs();
+  regs.rip = 0x1000n;
+  regs.rflags = 2n;
+  await vcpu.set_regs(regs);
+  for (;;) {
+    await vcpu.kvm_run();
+    const r = vcpu.exit_reason();
+    if (r === uapi.KVM_EXIT_HLT) return vm;
+    if (r !== uapi.KVM_EXIT_IO) throw new Error(`exit reason ${r}`);
+    void uva;
+  }
+}
+
+const zero = (): KvmStatValues => Object.fromEntries(KVM_STAT_NAMES.map((n) => [n, 0n]));
+
+interface Seen {
+  fresh_vm: KvmStatValues | null;
+  vm1: KvmStatValues | null;
+  vm2: KvmStatValues | null;
+  total: KvmStatValues | null;
+  dirs: string[];
+  after_exit_total: KvmStatValues | null;
+  after_exit_vm: (bigint | null)[];
+  after_exit_errno: string;
+  after_unload: bigint | null;
+  after_unload_errno: string;
+}
+
+async function scenario(host: HostName, seed: number) {
+  const kernel = await boot_host({ host, cpus: 2, ram_mib: 64, seed });
+  const abi = host === "freebsd" ? freebsd_abi : linux_abi;
+  const out = new CapturePipe();
+  const err = new CapturePipe();
+  const seen: Partial<Seen> = {};
+  let pages: { before: number; after: number } | null = null;
+  let failure: unknown = null;
+  kernel.start(async () => {
+    try {
+      const before = kernel.free_page_count();
+      expect(await kernel.load_kvm()).toBe(0);
+      const st1 = await kernel.run_process("vmm", async () => {
+        const c = new Libc(abi);
+        const kvm = await Kvm.open(c);
+        const fresh = await kvm.create_vm();
+        seen.fresh_vm = await kvm_stat_read_all(c, await kvm_stat_vm_dir(c, fresh.fd));
+        await fresh.close(); // no vcpu holds it: the VM and its directory go now
+        const vm1 = await run_vm(c, kvm, guest(2));
+        const vm2 = await run_vm(c, kvm, guest(5));
+        const d1 = await kvm_stat_vm_dir(c, vm1.fd);
+        const d2 = await kvm_stat_vm_dir(c, vm2.fd);
+        seen.dirs = [d1, d2];
+        seen.vm1 = await kvm_stat_read_all(c, d1);
+        seen.vm2 = await kvm_stat_read_all(c, d2);
+        seen.total = await kvm_stat_read_all(c, null);
+        return 0;
+      }, out, err);
+      expect(st1).toEqual({ exit_code: 0, signal: null });
+      await kernel.run_process("kvm_stat", async () => {
+        const c = new Libc(abi);
+        seen.after_exit_total = await kvm_stat_read_all(c, null);
+        seen.after_exit_vm = [];
+        for (const d of seen.dirs!) seen.after_exit_vm.push(await kvm_stat_read(c, d, "exits"));
+        seen.after_exit_errno = c.errname();
+        return 0;
+      }, out, err);
+      expect(await kernel.unload_kvm()).toBe(0);
+      await kernel.run_process("kvm_stat", async () => {
+        const c = new Libc(abi);
+        seen.after_unload = await kvm_stat_read(c, null, "exits");
+        seen.after_unload_errno = c.errname();
+        return 0;
+      }, out, err);
+      pages = { before, after: kernel.free_page_count() };
+    } catch (e) {
+      failure = e;
+    }
+  });
+  await kernel.machine.run();
+  if (failure !== null) throw failure;
+  return { seen: seen as Seen, pages: pages!, stdout: out.text(), stderr: err.text(), dmesg: kernel.dmesg() };
+}
+
+describe.each(HOSTS)("kvm statistics on %s", (host) => {
+  it("count the guest's exits per VM and in total, and go with the VM and the module", async () => {
+    const r = await scenario(host, 1);
+    expect(r.stderr).toBe("");
+    const s = r.seen;
+    // A VM that never ran: all zero, readable.
+    expect(s.fresh_vm).toEqual(zero());
+    // LWN's guest: 2 OUTs and a HLT; the other 5 OUTs.
+    expect(s.vm1!.io_exits).toBe(2n);
+    expect(s.vm1!.halt_exits).toBe(1n);
+    expect(s.vm2!.io_exits).toBe(5n);
+    expect(s.vm2!.halt_exits).toBe(1n);
+    for (const v of [s.vm1!, s.vm2!]) {
+      expect(v.exits).toBeGreaterThanOrEqual(v.io_exits + v.halt_exits);
+      expect(v.mmio_exits).toBe(0n);
+      expect(v.signal_exits).toBe(0n);
+    }
+    // Totals are the sum over live VMs (the fresh one is gone).
+    for (const n of KVM_STAT_NAMES) expect(s.total![n]).toBe(s.vm1![n] + s.vm2![n]);
+    // Per-VM directories are "<pid>-<fd>"; distinct.
+    expect(s.dirs[0]).toMatch(/^\d+-\d+$/);
+    expect(s.dirs[0]).not.toBe(s.dirs[1]);
+    // After the VMM exits its VMs are destroyed: totals over no VM are 0, directories gone.
+    expect(s.after_exit_total).toEqual(zero());
+    expect(s.after_exit_vm).toEqual([null, null]);
+    expect(s.after_exit_errno).toBe("ENOENT");
+    // After kvm is unloaded, nothing is left.
+    expect(s.after_unload).toBeNull();
+    expect(s.after_unload_errno).toBe("ENOENT");
+    expect(r.pages.after).toBe(r.pages.before);
+  });
+});
