@@ -22,6 +22,7 @@ import { LINUXKPI_DEFAULT_CONFIG, LINUXKPI_TODAY_CONFIG, LINUX_KMOD_COMPAT_2007_
 import { FirmwareError, load_firmware } from "./vmm/loader/firmware.js";
 import { MultibootError, load_multiboot } from "./vmm/loader/multiboot.js";
 import { real_mode_entry } from "./vmm/vmm.js";
+import { kvm_stat_report } from "./lib/kvm_stat.js";
 
 const EXIT_USAGE = 2;
 const EXIT_PANIC = 70;
@@ -179,6 +180,39 @@ export function build_cli(set_status: (n: number) => void): Command {
     .exitOverride()
     .action(async (o: WorldOpts) => {
       set_status(await run_program(o, 64, "lwn", lwn_main));
+    });
+
+  program
+    .command("stat")
+    .description("run a guest (by default the built-in one) and print kvm's statistics for its VM and in total, as kvm_stat -1 does")
+    .addOption(host_option())
+    .option("--mem <MiB>", "guest RAM in MiB", int_arg("--mem", 1, 3072), 128)
+    .option("--cpus <n>", "host CPUs", int_arg("--cpus", 1, 64), 2)
+    .option("--seed <n>", "seed of the simulated machine's scheduling", int_arg("--seed", 0, 0xffffffff), 1)
+    .option("--kernel <FILE>", "boot a multiboot v1 ELF kernel instead of the built-in guest")
+    .option("--append <CMDLINE>", "the kernel command line (with --kernel)")
+    .addOption(new Option("--mmu <mmu>", "how kvm virtualizes guest memory").choices(["shadow", "ept"]).default("shadow"))
+    .option("-v, --verbose", "print the kernel log and memory accounting on stderr")
+    .exitOverride()
+    .action(async (o: WorldOpts & { mem: number; kernel?: string; append?: string }) => {
+      // The guest's own output comes first on stdout, then the table; the VMM reads the
+      // counters after the guest ends, while its VM still exists.
+      if (o.append !== undefined && o.kernel === undefined) throw new UsageError("--append needs --kernel");
+      let loaded: { images: VmmConfig["images"]; entry: VmmConfig["entry"] };
+      try {
+        if (o.kernel !== undefined) loaded = load_multiboot(read_image(o.kernel), { mem_mib: o.mem, cmdline: o.append });
+        else loaded = { images: [{ bytes: read_image(guest_path("hello-real/hello.bin")), gpa: 0x1000 }], entry: 0x1000 };
+      } catch (e) {
+        if (e instanceof MultibootError) throw new UsageError(e.message);
+        throw e;
+      }
+      let stat_status = 0;
+      const cfg: VmmConfig = {
+        mem_mib: o.mem, images: loaded.images, entry: loaded.entry,
+        after_run: async (c, vm_fd) => void (stat_status = await kvm_stat_report(c, vm_fd)),
+      };
+      const status = await run_program(o, Math.max(256, 2 * o.mem + 64), "lkvm", (c) => vmm_main(c, cfg));
+      set_status(stat_status !== 0 && status === 0 ? stat_status : status);
     });
 
   program

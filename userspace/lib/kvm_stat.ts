@@ -67,3 +67,19 @@ export function kvm_stat_format(sections: readonly { title: string; values: KvmS
   }
   return s;
 }
+
+/** What `lkvm stat` prints from inside the VMM once its guest has ended (the VM still
+ *  exists): this VM's counters, then the totals over every live VM, on fd 1. 0, or 1
+ *  with a message on fd 2 when a counter cannot be read. */
+export async function kvm_stat_report(c: Libc, vm_fd: number): Promise<number> {
+  const dir = await kvm_stat_vm_dir(c, vm_fd);
+  const vm = await kvm_stat_read_all(c, dir);
+  const total = vm === null ? null : await kvm_stat_read_all(c, null);
+  if (vm === null || total === null) {
+    const where = c.abi.name === "freebsd" ? `sysctl ${SYSCTL_KVM}` : DEBUGFS_KVM;
+    await c.puts(2, `lkvm stat: cannot read kvm statistics (${where}): ${c.errname()}\n`);
+    return 1;
+  }
+  await c.puts(1, kvm_stat_format([{ title: `vm ${dir}`, values: vm }, { title: "total", values: total }]));
+  return 0;
+}

@@ -27,6 +27,9 @@ export interface VmmConfig {
   /** The vcpu's initial state: a loader's (multiboot: protected mode, EAX = 0x2BADB002),
    *  or a real-mode entry point given as a guest-physical address below 1 MiB. */
   entry: EntryState | number;
+  /** Called when the guest has ended, before the VMM returns (and its fds close): e.g.
+   *  `lkvm stat` reading this VM's statistics while the VM still exists. */
+  after_run?: (c: Libc, vm_fd: number) => Promise<void>;
 }
 
 const STDOUT = 1;
@@ -103,6 +106,7 @@ async function vmm_run(c: Libc, cfg: VmmConfig): Promise<number> {
 
   const status = await vcpu_loop(c, vcpu, bus, debug_exit, out);
   await out.flush();
+  if (cfg.after_run !== undefined) await cfg.after_run(c, vm.fd);
   return status;
 }
 
