@@ -13,14 +13,14 @@ import { copyin, copyout } from "../amd64/support.js";
 import { curkernel } from "../sys/pcpu.js";
 import type { thread } from "../sys/proc.js";
 import type { kernel } from "../sys/kernel.js";
-import { EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR, EPERM, EFAULT } from "../sys/errno.js";
+import { EINVAL, EISDIR, ENOENT, ENOMEM, ENOTDIR, EPERM, EFAULT } from "../sys/errno.js";
 import {
   CTLFLAG_RD, CTLFLAG_WR, CTLTYPE, CTLTYPE_NODE, CTLTYPE_STRING, CTL_AUTO_START, type sysctl_handler_t, type sysctl_oid,
   type sysctl_req, type sysctl_state,
 } from "../sys/sysctl.js";
 import { tsleep, wakeup } from "./kern_synch.js";
 
-const CTL_MAXNAME_LEN = 1024;
+const MAXPATHLEN = 1024;
 
 function new_oid(parent: sysctl_oid | null, name: string, number: number, kind: number, handler: sysctl_handler_t | null, arg1: unknown, descr: string): sysctl_oid {
   return { oid_parent: parent, oid_name: name, oid_number: number, oid_kind: kind, oid_arg1: arg1, oid_handler: handler, oid_descr: descr, oid_children: new Map(), oid_running: 0, removed: false };
@@ -158,7 +158,8 @@ export async function kernel_sysctlbyname_req(name: string, req: sysctl_req): Pr
  *  namelen bytes (no NUL needed). *oldlenp is the old buffer's size on entry and the
  *  bytes produced on return (also on ENOMEM, as sys___sysctl does). */
 export async function sys___sysctlbyname(td: thread, name: number, namelen: number, old: number, oldlenp: number, newp: number, newlen: number): Promise<number> {
-  if (namelen < 0 || namelen >= CTL_MAXNAME_LEN) return namelen < 0 ? EINVAL : ENAMETOOLONG;
+  // kern___sysctlbyname: namelen is a size_t, 1..MAXPATHLEN.
+  if (namelen <= 0 || namelen > MAXPATHLEN) return EINVAL;
   const nb = new Uint8Array(namelen);
   if (copyin(name, nb, namelen) !== 0) return EFAULT;
   let str = new TextDecoder().decode(nb);
