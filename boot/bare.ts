@@ -6,13 +6,21 @@
 //
 // How a run ends (the same as the VMM's vcpu loop, except for the triple fault):
 //   - a write to isa-debug-exit: status (value << 1) | 1, at once (later output is dropped);
-//   - HLT: status 0. No device raises interrupts, so a halted CPU never wakes (QEMU would
-//     wait forever instead: guests meant to be compared with QEMU end with isa-debug-exit);
+//   - HLT with IF=0, or with IF=1 and no timer armed: status 0. Such a CPU never wakes
+//     (QEMU would wait forever instead: guests meant to be compared with QEMU end with
+//     isa-debug-exit);
 //   - a triple fault (shutdown): "guest shutdown (triple fault)" on stderr and status 0.
 //     That is QEMU's behaviour with -no-reboot (a shutdown request, exit status 0; see
 //     guests/triple-fault/expected.status). DIVERGENCE from the VMM, whose
 //     KVM_EXIT_SHUTDOWN gives status 1: --bare is judged against QEMU byte for byte;
 //   - `max_insns` retired without any of these: status 124 and a message, as timeout(1).
+//
+// Interrupts: the VMM's 8259 PIC pair and 8254 PIT on a virtual clock (VirtualClock, in
+// PIT input clocks), as in the VMM, but the clock follows retired instructions:
+// INSNS_PER_PIT_TICK instructions per PIT clock, plus the time skipped while halted (HLT
+// with IF=1 jumps to the PIT's next IRQ0 edge). The slice ends at the next PIT edge, and
+// the PIC's interrupt is handed to the CPU (cpu.irq, taken at the next instruction
+// boundary with IF=1) once the CPU can take it.
 //
 // ROM images (firmware) inside RAM are written into RAM (the guest could overwrite them,
 // which QEMU's read-only isa-bios alias ignores); outside RAM they are a read-only MMIO
@@ -29,6 +37,8 @@ import type { IoDevice } from "../userspace/vmm/io_bus.js";
 import { DebugExit, DEBUG_EXIT_PORT } from "../userspace/vmm/devices/debug_exit.js";
 import { Debugcon, DEBUGCON_PORT } from "../userspace/vmm/devices/debugcon.js";
 import { COM1_BASE, Serial8250 } from "../userspace/vmm/devices/serial8250.js";
+import { I8259, PIC_MASTER_BASE, PIC_SLAVE_BASE } from "../userspace/vmm/devices/i8259.js";
+import { I8254, PIT_BASE, VirtualClock } from "../userspace/vmm/devices/i8254.js";
 import { real_mode_entry_state, type EntryState, type GuestImage, type SegmentState } from "../userspace/vmm/loader/entry_state.js";
 
 export interface BareConfig {
@@ -57,6 +67,12 @@ export interface BareResult {
 
 /** Instructions executed between checks of the exit device and the instruction limit. */
 const SLICE = 1 << 16;
+/** Instructions per PIT input clock (1.193182 MHz): 64, a CPU of about 76 MIPS. */
+const INSNS_PER_PIT_TICK = 64;
+/** Slice while an interrupt waits for IF=1. */
+const IRQ_WAIT_SLICE = 64;
+/** As the VMM's HLT_MAX_WAKEUPS: timer periods a halted CPU sleeps through a masked PIC. */
+const HLT_MAX_WAKEUPS = 1 << 16;
 
 /** The VMM's devices speak IoDevice (io_in/io_out); the machine's bus wants PortHandler. */
 class PortAdapter implements PortHandler {
@@ -151,6 +167,12 @@ export function run_bare(cfg: BareConfig): BareResult {
       out.closed = true;
     },
   }));
+  const clock = new VirtualClock();
+  const pic = new I8259();
+  const pit = new I8254(clock, (level) => pic.set_irq(0, level));
+  machine.bus.register_io(PIC_MASTER_BASE, 2, new PortAdapter(pic));
+  machine.bus.register_io(PIC_SLAVE_BASE, 2, new PortAdapter(pic));
+  machine.bus.register_io(PIT_BASE, 4, new PortAdapter(pit));
 
   for (const img of cfg.images) {
     const end = img.gpa + img.bytes.length;
@@ -170,8 +192,27 @@ export function run_bare(cfg: BareConfig): BareResult {
     out.flush();
     return { exit_status, insns: x86.insns_retired, end };
   };
+  // Virtual time = instructions / INSNS_PER_PIT_TICK + clocks skipped in HLT.
+  let slept = 0;
+  const sync_clock = (): void => {
+    clock.advance_to(Math.floor(x86.insns_retired / INSNS_PER_PIT_TICK) + slept);
+    pit.update();
+  };
+  /** INTA when the CPU can take the interrupt (IF=1, no STI/MOV SS shadow); true if one still waits. */
+  const deliver = (): boolean => {
+    if (!pic.pending() || x86.irq >= 0) return false;
+    if ((x86.state.eflags & 0x200) !== 0 && x86.state.interruptibility === 0) {
+      x86.irq = pic.ack();
+      return false;
+    }
+    return true;
+  };
   for (;;) {
-    const budget = Math.min(SLICE, limit - x86.insns_retired);
+    sync_clock();
+    const waiting = deliver();
+    let budget = Math.min(waiting ? IRQ_WAIT_SLICE : SLICE, limit - x86.insns_retired);
+    const deadline = pit.next_deadline();
+    if (deadline !== null && budget > 0) budget = Math.max(1, Math.min(budget, (deadline - clock.now) * INSNS_PER_PIT_TICK));
     if (budget <= 0) {
       cfg.stderr?.write(enc.encode(`lkvm: --bare: no exit after ${x86.insns_retired} instructions (eip 0x${x86.state.eip.toString(16)})\n`));
       return done(124, "insn_limit");
@@ -182,8 +223,19 @@ export function run_bare(cfg: BareConfig): BareResult {
     switch (stop.kind) {
       case "budget":
         break;
-      case "hlt":
-        return done(0, "hlt");
+      case "hlt": {
+        if ((x86.state.eflags & 0x200) === 0) return done(0, "hlt");
+        sync_clock();
+        let wakeups = 0;
+        while (!pic.pending()) {
+          const t = pit.next_deadline();
+          if (t === null || wakeups++ >= HLT_MAX_WAKEUPS) return done(0, "hlt");
+          slept += t - clock.now;
+          clock.advance_to(t);
+          pit.update();
+        }
+        break;
+      }
       case "triple_fault":
         out.flush();
         cfg.stderr?.write(enc.encode("lkvm: guest shutdown (triple fault)\n"));

@@ -105,6 +105,16 @@ export class VcpuFd {
     await check(this.c, "KVM_RUN", await this.c.ioctl(this.fd, uapi.KVM_RUN, 0));
   }
 
+  /** KVM_INTERRUPT: queue the external interrupt `vector` (what the PIC answered at INTA);
+   *  kvm injects it when the guest can take it. */
+  async interrupt(vector: number): Promise<void> {
+    await ioctl_struct(this.c, this.fd, uapi.KVM_INTERRUPT, uapi.kvm_interrupt_layout, { irq: vector });
+  }
+  /** kvm_run.request_interrupt_window: exit with KVM_EXIT_IRQ_WINDOW_OPEN once the guest can take an interrupt. */
+  set_request_interrupt_window(on: boolean): void {
+    this.c.poke(uva(this.run + uapi.kvm_run_header_layout.offsetOf("request_interrupt_window")!), Uint8Array.of(on ? 1 : 0));
+  }
+
   run_header(): uapi.kvm_run_header {
     return this.c.load(uapi.kvm_run_header_layout, this.run);
   }

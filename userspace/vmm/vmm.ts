@@ -3,6 +3,17 @@
 // and runs the vcpu loop: one switch on kvm_run->exit_reason. Devices only register
 // port handlers on the IoBus.
 //
+// Interrupts: an 8259 PIC pair and an 8254 PIT, on a virtual clock (VirtualClock, in
+// periods of the PIT's 1.193182 MHz input). The clock is deterministic, not wall time:
+//   - every exit to userspace advances it by CLOCK_TICKS_PER_EXIT;
+//   - KVM_EXIT_HLT with IF=1 (kvm_run.if_flag) jumps it to the PIT's next IRQ0 edge: the
+//     guest sleeps until its timer fires, as on hardware, but at no cost in host time.
+// So a guest that waits for ticks with `sti; hlt` takes exactly the ticks it asks for,
+// as under QEMU; a guest that busy-waits on the counter sees time move only as it exits.
+// Delivery: when the PIC raises INTR and kvm_run.ready_for_interrupt_injection is set,
+// the VMM acknowledges the PIC (INTA) and queues the vector with KVM_INTERRUPT; otherwise
+// it sets request_interrupt_window and waits for KVM_EXIT_IRQ_WINDOW_OPEN.
+//
 // Output contract of the lkvm command: guest serial output (COM1 and the 0xe9 debug
 // console) goes to fd 1 and nothing else does; diagnostics go to fd 2.
 
@@ -16,6 +27,8 @@ import type { Libc } from "../libc/libc.js";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debug_exit.js";
 import { Debugcon, DEBUGCON_PORT } from "./devices/debugcon.js";
 import { COM1_BASE, Serial8250 } from "./devices/serial8250.js";
+import { I8259, PIC_MASTER_BASE, PIC_SLAVE_BASE } from "./devices/i8259.js";
+import { I8254, PIT_BASE, VirtualClock } from "./devices/i8254.js";
 import { IoBus } from "./io_bus.js";
 
 export interface VmmConfig {
@@ -35,6 +48,12 @@ export interface VmmConfig {
 const STDOUT = 1;
 const STDERR = 2;
 const PAGE = 4096;
+/** Virtual time per exit to userspace, in PIT input clocks (4 = 3.35 us, the order of a
+ *  2007 VM exit and return through the VMM). */
+export const CLOCK_TICKS_PER_EXIT = 4;
+/** A halted vcpu whose timer keeps firing into a masked PIC would sleep forever (QEMU
+ *  waits); after this many timer periods without a deliverable interrupt the run ends. */
+const HLT_MAX_WAKEUPS = 1 << 16;
 
 /** Real-mode cs:ip for a guest-physical entry point below 1 MiB. */
 export function real_mode_entry(entry: number): { cs: number; ip: number } {
@@ -103,8 +122,14 @@ async function vmm_run(c: Libc, cfg: VmmConfig): Promise<number> {
   bus.register(COM1_BASE, 8, new Serial8250(COM1_BASE, (b) => out.byte(b)));
   bus.register(DEBUGCON_PORT, 1, new Debugcon((b) => out.byte(b)));
   bus.register(DEBUG_EXIT_PORT, 1, debug_exit);
+  const clock = new VirtualClock();
+  const pic = new I8259();
+  const pit = new I8254(clock, (level) => pic.set_irq(0, level));
+  bus.register(PIC_MASTER_BASE, 2, pic);
+  bus.register(PIC_SLAVE_BASE, 2, pic);
+  bus.register(PIT_BASE, 4, pit);
 
-  const status = await vcpu_loop(c, vcpu, bus, debug_exit, out);
+  const status = await vcpu_loop(c, vcpu, bus, debug_exit, out, { clock, pic, pit });
   await out.flush();
   if (cfg.after_run !== undefined) await cfg.after_run(c, vm.fd);
   return status;
@@ -148,9 +173,25 @@ class OutputBuffer {
   }
 }
 
+interface InterruptSources {
+  clock: VirtualClock;
+  pic: I8259;
+  pit: I8254;
+}
+
+/** Before KVM_RUN: let the clock move, and hand the PIC's interrupt to kvm if the guest
+ *  can take it now, or ask kvm to say when it can. */
+async function inject_interrupts(vcpu: VcpuFd, irq: InterruptSources): Promise<void> {
+  irq.clock.advance(CLOCK_TICKS_PER_EXIT);
+  irq.pit.update();
+  if (irq.pic.pending() && vcpu.run_header().ready_for_interrupt_injection !== 0) await vcpu.interrupt(irq.pic.ack());
+  vcpu.set_request_interrupt_window(irq.pic.pending());
+}
+
 /** The vcpu loop: run, then one switch on why the guest stopped. Returns the VMM's exit status. */
-async function vcpu_loop(c: Libc, vcpu: VcpuFd, bus: IoBus, debug_exit: DebugExit, out: OutputBuffer): Promise<number> {
+async function vcpu_loop(c: Libc, vcpu: VcpuFd, bus: IoBus, debug_exit: DebugExit, out: OutputBuffer, irq: InterruptSources): Promise<number> {
   for (;;) {
+    await inject_interrupts(vcpu, irq);
     await vcpu.kvm_run();
     const reason = vcpu.exit_reason();
     switch (reason) {
@@ -168,10 +209,23 @@ async function vcpu_loop(c: Libc, vcpu: VcpuFd, bus: IoBus, debug_exit: DebugExi
         if (debug_exit.status !== null) return debug_exit.status;
         break;
       }
-      case uapi.KVM_EXIT_HLT:
-        // No device of this VMM raises interrupts, so a halted vcpu never wakes: the
-        // guest is done.
-        return 0;
+      case uapi.KVM_EXIT_HLT: {
+        // With IF=0 nothing can wake the vcpu: the guest is done. With IF=1 it sleeps
+        // until the PIT's next edge reaches the PIC unmasked; with no timer armed it never
+        // wakes, and the guest is done too.
+        if (vcpu.run_header().if_flag === 0) return 0;
+        let wakeups = 0;
+        while (!irq.pic.pending()) {
+          const t = irq.pit.next_deadline();
+          if (t === null || wakeups++ >= HLT_MAX_WAKEUPS) return 0;
+          irq.clock.advance_to(t);
+          irq.pit.update();
+        }
+        break;
+      }
+      case uapi.KVM_EXIT_IRQ_WINDOW_OPEN:
+        // inject_interrupts queues the PIC's interrupt before the next KVM_RUN.
+        break;
       case uapi.KVM_EXIT_SHUTDOWN:
         // As QEMU with -no-reboot: the machine powers off, and that is not an error.
         await out.flush();
