@@ -17,6 +17,7 @@ import { Libc } from "../../userspace/libc/libc.js";
 import { Kvm, type VmFd } from "../../userspace/lib/kvm.js";
 import { KVM_STAT_NAMES, kvm_stat_read, kvm_stat_read_all, kvm_stat_vm_dir, type KvmStatValues } from "../../userspace/lib/kvm_stat.js";
 import { HOSTS } from "./harness.js";
+import { kvm_globals } from "../../kvm/kvm_globals.js";
 import type { HostName } from "../../boot/world.js";
 
 /** LWN's guest, with `outs` OUTs of a digit before the HLT. */
@@ -67,7 +68,7 @@ interface Seen {
   after_unload_errno: string;
 }
 
-async function scenario(host: HostName, seed: number) {
+async function scenario(host: HostName, seed: number, mmu: "shadow" | "ept" = "shadow") {
   const kernel = await boot_host({ host, cpus: 2, ram_mib: 64, seed });
   const abi = host === "freebsd" ? freebsd_abi : linux_abi;
   const out = new CapturePipe();
@@ -79,6 +80,7 @@ async function scenario(host: HostName, seed: number) {
     try {
       const before = kernel.free_page_count();
       expect(await kernel.load_kvm()).toBe(0);
+      kvm_globals().enable_ept = mmu === "ept";
       const st1 = await kernel.run_process("vmm", async () => {
         const c = new Libc(abi);
         const kvm = await Kvm.open(c);
@@ -122,8 +124,8 @@ async function scenario(host: HostName, seed: number) {
 }
 
 describe.each(HOSTS)("kvm statistics on %s", (host) => {
-  it("count the guest's exits per VM and in total, and go with the VM and the module", async () => {
-    const r = await scenario(host, 1);
+  it.each(["shadow", "ept"] as const)("count the guest's exits per VM and in total, and go with the VM and the module (%s paging)", async (mmu) => {
+    const r = await scenario(host, 1, mmu);
     expect(r.stderr).toBe("");
     const s = r.seen;
     // A VM that never ran: all zero, readable.
@@ -151,6 +153,59 @@ describe.each(HOSTS)("kvm statistics on %s", (host) => {
     expect(s.after_unload).toBeNull();
     expect(s.after_unload_errno).toBe("ENOENT");
     expect(r.pages.after).toBe(r.pages.before);
+  });
+
+  it.each([1, 2, 3, 4])("a kvm_stat process reading the totals while a VMM runs sees them only grow, then go to 0 (seed %i)", async (seed) => {
+    const kernel = await boot_host({ host, cpus: 2, ram_mib: 64, seed });
+    const abi = host === "freebsd" ? freebsd_abi : linux_abi;
+    const readings: bigint[] = [];
+    let last_vm: KvmStatValues | null = null;
+    let failure: unknown = null;
+    let statuses: unknown = null;
+    kernel.start(async () => {
+      try {
+        expect(await kernel.load_kvm()).toBe(0);
+        let vmm_done = false;
+        statuses = await kernel.run_processes([
+          {
+            comm: "vmm", stdout: new CapturePipe(), stderr: new CapturePipe(),
+            program: async () => {
+              const c = new Libc(abi);
+              const vm = await run_vm(c, await Kvm.open(c), guest(300));
+              last_vm = await kvm_stat_read_all(c, await kvm_stat_vm_dir(c, vm.fd));
+              vmm_done = true;
+              return 0;
+            },
+          },
+          {
+            comm: "kvm_stat", stdout: new CapturePipe(), stderr: new CapturePipe(),
+            program: async () => {
+              const c = new Libc(abi);
+              for (let i = 0; i < 400 && !(vmm_done && readings.at(-1) === 0n); i++) {
+                const v = await kvm_stat_read(c, null, "io_exits");
+                if (v === null) return 1;
+                readings.push(v);
+              }
+              return 0;
+            },
+          },
+        ]);
+        expect(await kernel.unload_kvm()).toBe(0);
+      } catch (e) {
+        failure = e;
+      }
+    });
+    await kernel.machine.run();
+    if (failure !== null) throw failure;
+    expect(statuses).toEqual([{ exit_code: 0, signal: null }, { exit_code: 0, signal: null }]);
+    expect(last_vm!.io_exits).toBe(300n);
+    // Non-decreasing while the VM lives; once it is gone, 0.
+    let drop = readings.findIndex((v, i) => i > 0 && v < readings[i - 1]);
+    if (drop < 0) drop = readings.length;
+    for (let i = 1; i < drop; i++) expect(readings[i]).toBeGreaterThanOrEqual(readings[i - 1]);
+    for (const v of readings.slice(drop)) expect(v).toBe(0n);
+    expect(readings.some((v) => v > 0n && v < 300n)).toBe(true); // it did read while the guest ran
+    expect(readings.at(-1)).toBe(0n);
   });
 });
 
