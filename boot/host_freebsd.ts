@@ -8,7 +8,9 @@ import { LINUX_KMOD_COMPAT_2007_CONFIG, type LinuxkpiConfig } from "../compat/li
 import type { Machine } from "../machine/engine.js";
 import { freebsd_boot } from "../host-freebsd/kern/init_main.js";
 import { kvm_module } from "../kvm/kvm_module.js";
-import type { HostKernel } from "./host_kernel.js";
+import type { HostKernel, ProcessStatus } from "./host_kernel.js";
+import { fork_exec } from "../host-freebsd/kern/kern_exec.js";
+import { kern_wait } from "../host-freebsd/kern/kern_exit.js";
 
 /** By default the shim makes the 2007 port's final choices (sched_pin for get_cpu, sleep
  *  mutexes, the registered-area copy for ioctl arguments, which KVM's variable-length
@@ -30,6 +32,19 @@ export function boot_freebsd(machine: Machine, compat: Partial<LinuxkpiConfig> =
     // linuxkpi.ko was loaded as kvm.ko's dependency, so it leaves with it.
     unload_kvm: () => k.kldunload("kvm"),
     run_process: (comm, program, stdout, stderr) => k.run_process(comm, program, stdout, stderr),
+    run_processes: async (list) => {
+      const ps = list.map((x) => {
+        const r = fork_exec(x.comm, x.program, x.stdout, x.stderr);
+        if (r.error !== 0) throw new Error(`run_processes ${x.comm}: fork failed with ${r.error}`);
+        return r.p!;
+      });
+      const out: ProcessStatus[] = [];
+      for (const p of ps) {
+        const w = (await kern_wait(p.p_pid)).p!;
+        out.push(w.p_xsig !== 0 ? { exit_code: null, signal: w.p_xsig } : { exit_code: w.p_xexit, signal: null });
+      }
+      return out;
+    },
     free_page_count: () => k.free_page_count(),
     dmesg: () => k.dmesg(),
   };

@@ -10,6 +10,14 @@ import type { HostPipe } from "../machine/host_pipe.js";
  *  only through machine/syscall.ts, and returns its exit status. */
 export type UserProgram = () => Promise<number>;
 
+/** One process of a run with several. */
+export interface UserProcessSpec {
+  comm: string;
+  program: UserProgram;
+  stdout: HostPipe;
+  stderr: HostPipe;
+}
+
 export interface ProcessStatus {
   /** Exit status passed to exit(2), if the process exited. */
   exit_code: number | null;
@@ -30,6 +38,9 @@ export interface HostKernel {
   /** From kernel-thread context: fork+exec a process running `program` with fd 0, 1, 2
    *  on the given pipes, wait for it, and return how it ended. */
   run_process(comm: string, program: UserProgram, stdout: HostPipe, stderr: HostPipe): Promise<ProcessStatus>;
+  /** From kernel-thread context: fork+exec every program at once (they run
+   *  concurrently), then wait for each; their statuses in the same order. */
+  run_processes(list: readonly UserProcessSpec[]): Promise<ProcessStatus[]>;
   /** Physical pages not allocated to anyone (for leak checks across a run). */
   free_page_count(): number;
   /** The kernel message buffer. */

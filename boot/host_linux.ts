@@ -20,6 +20,17 @@ export function boot_linux(machine: Machine): HostKernel {
     load_kvm: () => k.load_kvm(kvm_module),
     unload_kvm: () => k.unload_kvm(kvm_module),
     run_process: (comm, program, stdout, stderr) => k.run_process(comm, program, stdout, stderr),
+    run_processes: async (list) => {
+      const pids: number[] = [];
+      for (const x of list) {
+        const pid = await k.spawn_process(x.comm, x.program, x.stdout, x.stderr);
+        if (pid < 0) throw new Error(`run_processes ${x.comm}: fork failed (${pid})`);
+        pids.push(pid);
+      }
+      const out = [];
+      for (const pid of pids) out.push(await k.wait_process(pid));
+      return out;
+    },
     free_page_count: () => k.free_page_count(),
     dmesg: () => k.dmesg(),
   };

@@ -13,7 +13,7 @@
 import type { LinuxkpiConfig } from "../compat/linuxkpi/linux_config.js";
 import { Machine, MachineStopped } from "../machine/engine.js";
 import type { HostPipe } from "../machine/host_pipe.js";
-import type { HostKernel, ProcessStatus, UserProgram } from "./host_kernel.js";
+import type { HostKernel, ProcessStatus, UserProcessSpec, UserProgram } from "./host_kernel.js";
 import { boot_freebsd } from "./host_freebsd.js";
 import { boot_linux } from "./host_linux.js";
 import { kvm_globals } from "../kvm/kvm_globals.js";
@@ -81,4 +81,41 @@ export async function run_world(
   return result;
 }
 
+export interface WorldManyResult {
+  /** Each program's status, in the order given. */
+  statuses: ProcessStatus[];
+  free_pages_before: number;
+  free_pages_after: number;
+  kernel: HostKernel;
+}
+
+/** Boot a host, load KVM, run several user programs at once (each its own process,
+ *  e.g. one VMM per VM), wait for all of them, unload, and report. */
+export async function run_world_many(cfg: WorldConfig, programs: readonly UserProcessSpec[]): Promise<WorldManyResult> {
+  const kernel = await boot_host(cfg);
+  let result: WorldManyResult | null = null;
+  let failure: Error | null = null;
+  kernel.start(async () => {
+    const free_pages_before = kernel.free_page_count();
+    const err = await kernel.load_kvm();
+    if (err !== 0) {
+      failure = new Error(`loading the KVM module stack failed: error ${err}\n${kernel.dmesg()}`);
+      return;
+    }
+    kvm_globals().enable_ept = cfg.mmu === "ept";
+    const statuses = await kernel.run_processes(programs);
+    const uerr = await kernel.unload_kvm();
+    if (uerr !== 0) {
+      failure = new Error(`unloading the KVM module stack failed: error ${uerr}\n${kernel.dmesg()}`);
+      return;
+    }
+    result = { statuses, free_pages_before, free_pages_after: kernel.free_page_count(), kernel };
+  });
+  await kernel.machine.run();
+  if (failure !== null) throw failure;
+  if (result === null) throw new Error("the kernel's first thread never finished (deadlock?)\n" + kernel.dmesg());
+  return result;
+}
+
+export type { UserProcessSpec };
 export { MachineStopped };

@@ -34,7 +34,7 @@ import { page_address } from "../compat/linux/mm.js";
 import type { page } from "../compat/linux/mm_types.js";
 import { kvm_globals } from "./kvm_globals.js";
 import { pr_err } from "../compat/linux/printk.js";
-import { cond_resched, get_current, need_resched, signal_pending } from "../compat/linux/sched.js";
+import { cond_resched, get_current, irqentry_exit_cond_resched, need_resched, signal_pending } from "../compat/linux/sched.js";
 import { get_cpu, num_online_cpus, on_each_cpu, put_cpu, smp_call_function_single, smp_processor_id } from "../compat/linux/smp.js";
 import { PAGE_SHIFT, gpa, gva, kva, type Kva } from "../compat/linux/types.js";
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
@@ -487,6 +487,11 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
     const st = __vmx_vcpu_run(vcpu.launched, soft);
     vcpu.cr2 = soft.cr2;
     local_irq_enable();
+    // The host interrupt that ended the guest's time slice returns here: a preemption
+    // point, closed while get_cpu() holds preemption off (Linux) or pins the thread
+    // (sched_pin); with a get_cpu() that does neither (the 2007 snapshot) the thread may
+    // resume on another CPU and read a VMCS that is current somewhere else.
+    await irqentry_exit_cond_resched();
     if (singlestep && st.ok) vmcs_writel(VMCS.GUEST_RFLAGS, vmcs_readl(VMCS.GUEST_RFLAGS) & ~X86_EFLAGS_TF);
     if (!st.ok) {
       set_exit_reason(run, KVM_EXIT_FAIL_ENTRY);

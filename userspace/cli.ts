@@ -18,7 +18,7 @@ import { linux_abi } from "./libc/abi_linux.js";
 import { Libc } from "./libc/libc.js";
 import { vmm_main, type VmmConfig } from "./vmm/vmm.js";
 import { run_bare } from "../boot/bare.js";
-import { LINUXKPI_DEFAULT_CONFIG, LINUXKPI_TODAY_CONFIG, LINUX_KMOD_COMPAT_2007_CONFIG, type LinuxkpiConfig } from "../compat/linuxkpi/linux_config.js";
+import { LINUXKPI_DEFAULT_CONFIG, LINUXKPI_TODAY_CONFIG, LINUX_KMOD_COMPAT_2007_CONFIG, LINUX_KMOD_COMPAT_2007_SNAPSHOT_CONFIG, type LinuxkpiConfig } from "../compat/linuxkpi/linux_config.js";
 import { FirmwareError, load_firmware } from "./vmm/loader/firmware.js";
 import { MultibootError, load_multiboot } from "./vmm/loader/multiboot.js";
 import { real_mode_entry } from "./vmm/vmm.js";
@@ -71,6 +71,7 @@ interface WorldOpts {
 
 /** --compat: the shim's choices on the FreeBSD host, as named presets. */
 const COMPAT_PRESETS: Record<string, LinuxkpiConfig> = {
+  "2007-snapshot": LINUX_KMOD_COMPAT_2007_SNAPSHOT_CONFIG,
   "2007": LINUX_KMOD_COMPAT_2007_CONFIG,
   linuxkpi: LINUXKPI_TODAY_CONFIG,
   default: LINUXKPI_DEFAULT_CONFIG,

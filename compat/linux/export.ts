@@ -69,6 +69,10 @@ export interface linux_kernel_api {
   might_sleep(where: string): void;
   preempt_disable(): void;
   preempt_enable(): void;
+  /** The kernel-preemption point on return from an interrupt taken in kernel mode
+   *  (irqentry_exit_cond_resched): if a reschedule is due and preemption is not
+   *  disabled, the task is preempted here and may resume on another CPU. */
+  irqentry_exit_cond_resched(): Promise<void>;
   /** <linux/irqflags.h>: CLI / STI on this CPU; enabling takes pending interrupts at once
    *  (KVM disables interrupts across VM entry and re-enables them after the exit, which
    *  is when the host timer interrupt that caused an external-interrupt exit runs). */

@@ -15,7 +15,7 @@ import {
 } from "./linux_lock.js";
 import { linux_get_current, linux_signal_pending } from "./linux_current.js";
 import {
-  linux_cond_resched, linux_local_irq_disable, linux_local_irq_enable, linux_might_sleep, linux_need_resched, linux_preempt_disable,
+  linux_cond_resched, linux_irqentry_exit_cond_resched, linux_local_irq_disable, linux_local_irq_enable, linux_might_sleep, linux_need_resched, linux_preempt_disable,
   linux_preempt_enable,
 } from "./linux_schedule.js";
 import { linux_get_cpu, linux_num_online_cpus, linux_on_each_cpu, linux_put_cpu, linux_smp_call_function_single, linux_smp_processor_id } from "./linux_smp.js";
@@ -56,6 +56,7 @@ export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
     get_current: () => linux_get_current(),
     signal_pending: (t) => linux_signal_pending(t),
     cond_resched: () => linux_cond_resched(),
+    irqentry_exit_cond_resched: () => linux_irqentry_exit_cond_resched(),
     need_resched: () => linux_need_resched(),
     might_sleep: (where) => linux_might_sleep(where),
     preempt_disable: () => linux_preempt_disable(),

@@ -13,7 +13,7 @@
 //                         file's reference count)
 
 import { curthread } from "../../host-freebsd/sys/pcpu.js";
-import { EINVAL, ENODEV, ENOMEM, ENOTTY, ENXIO } from "../../host-freebsd/sys/errno.js";
+import { EBUSY, EINVAL, ENODEV, ENOMEM, ENOTTY, ENXIO } from "../../host-freebsd/sys/errno.js";
 import { FREAD, FWRITE } from "../../host-freebsd/sys/fcntl.js";
 import { DTYPE_DEV, type file as bsd_file, type fileops } from "../../host-freebsd/sys/file.js";
 import { D_VERSION, type cdev, type cdevsw } from "../../host-freebsd/sys/conf.js";
@@ -45,6 +45,8 @@ import { linux_module_put, linux_try_module_get } from "./linux_module.js";
 export class linux_file implements file {
   /** The FreeBSD file this Linux file lives in (LinuxKPI's f->_file). */
   _file: bsd_file | null = null;
+  /** The misc device this file is an open of, for the exclusive-open preset. */
+  f_misc: miscdevice | null = null;
   constructor(
     readonly f_op: file_operations,
     public private_data: unknown,
@@ -88,6 +90,7 @@ export function linux_fileops(s: linuxkpi_state): fileops {
     fo_close: async (fp) => {
       const filp = fp.f_data as linux_file;
       if (filp.f_op.release) await filp.f_op.release(filp.f_inode, filp);
+      if (filp.f_misc !== null) s.misc_open_files.delete(filp.f_misc);
       linux_module_put(s, filp.f_op.owner);
       return 0;
     },
@@ -215,12 +218,15 @@ interface misc_cdev {
 /**
  * linux_dev_fdopen: an open of a Linux character device becomes a Linux open: a new
  * struct file on the device's inode, fops.open, and linuxfileops on the FreeBSD file.
- * DIVERGENCE (vs the 2007 port): any number of opens at a time, each its own Linux
- * file, as LinuxKPI and Linux do; the 2007 port allowed one open at a time.
+ * Any number of opens at a time, each its own Linux file, as LinuxKPI and Linux do;
+ * DIVERGENCE (misc_open "exclusive", the 2007 port): one open at a time, EBUSY after.
  */
 async function linux_dev_fdopen(s: linuxkpi_state, dev: cdev, fflags: number, fp: bsd_file): Promise<number> {
   const { misc, inode } = dev.si_drv1 as misc_cdev;
   const fops = misc.fops;
+  // misc_open "exclusive" (2007 port): "We allow miscdevices to be opened at any given
+  // time by at most one user, since this simplifies memory handling".
+  if (s.config.misc_open === "exclusive" && s.misc_open_files.has(misc)) return EBUSY;
   if (!linux_try_module_get(s, fops.owner)) return ENXIO;
   // misc_open: the file's private_data is the miscdevice until fops.open changes it.
   const filp = new linux_file(fops, misc, linux_oflags(fflags), linux_fmode(fflags), inode);
@@ -232,6 +238,8 @@ async function linux_dev_fdopen(s: linuxkpi_state, dev: cdev, fflags: number, fp
     }
   }
   filp._file = fp;
+  filp.f_misc = misc;
+  if (s.config.misc_open === "exclusive") s.misc_open_files.add(misc);
   finit(fp, fflags, DTYPE_DEV, filp, s_fileops(s));
   return 0;
 }

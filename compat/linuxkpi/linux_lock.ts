@@ -8,7 +8,7 @@
 
 import { curthread } from "../../host-freebsd/sys/pcpu.js";
 import { panic } from "../../host-freebsd/kern/kern_shutdown.js";
-import { mtx, mtx_destroy, mtx_init, mtx_lock_spin, mtx_trylock, mtx_unlock, mtx_unlock_spin, MTX_DEF, MTX_SPIN } from "../../host-freebsd/kern/kern_mutex.js";
+import { mtx, mtx_destroy, mtx_init, mtx_lock, mtx_lock_spin, mtx_trylock, mtx_unlock, mtx_unlock_spin, MTX_DEF, MTX_SPIN } from "../../host-freebsd/kern/kern_mutex.js";
 import { sx, sx_destroy, sx_init_flags, sx_xlock, sx_xlock_sig, sx_xunlock } from "../../host-freebsd/kern/kern_sx.js";
 import { sched_pin, sched_unpin } from "../../host-freebsd/kern/sched_ule.js";
 import { sema, sema_destroy, sema_init, sema_post, sema_wait } from "../../host-freebsd/kern/kern_sema.js";
@@ -21,7 +21,15 @@ function lock_mtx(lock: spinlock_t, what: string): mtx {
   return lock.impl;
 }
 
+/** The 2007 snapshot's spinlock_t and struct mutex (spinlock/mutex preset "none"):
+ *  "Comment out spinlock and mutex implementations ... By now just ignore the problem". */
+const LOCK_COMMENTED_OUT = "lock commented out (2007 snapshot)";
+
 export function linux_spin_lock_init(s: linuxkpi_state, lock: spinlock_t, name: string): void {
+  if (s.config.spinlock === "none") {
+    lock.impl = LOCK_COMMENTED_OUT;
+    return;
+  }
   const m = new mtx(name);
   mtx_init(m, name, null, s.config.spinlock === "mtx_spin" ? MTX_SPIN : MTX_DEF);
   lock.impl = m;
@@ -38,6 +46,8 @@ export function linux_spin_lock_init(s: linuxkpi_state, lock: spinlock_t, name: 
  * the holder gave up its CPU while holding the lock, and it panics with this message.
  */
 export function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): void {
+  // DIVERGENCE (none preset): no mutual exclusion and no preemption control at all.
+  if (s.config.spinlock === "none") return;
   const m = lock_mtx(lock, "spin_lock");
   if (s.config.spinlock === "mtx_spin") {
     // DIVERGENCE (mtx_spin preset): interrupts are disabled and the thread is in a
@@ -53,6 +63,7 @@ export function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): void {
 }
 
 export function linux_spin_unlock(s: linuxkpi_state, lock: spinlock_t): void {
+  if (s.config.spinlock === "none") return;
   const m = lock_mtx(lock, "spin_unlock");
   if (s.config.spinlock === "mtx_spin") {
     mtx_unlock_spin(m);
@@ -66,12 +77,26 @@ export function linux_spin_lock_destroy(lock: spinlock_t): void {
   if (lock.impl instanceof mtx) mtx_destroy(lock.impl);
 }
 
-function lock_impl(lock: mutex, what: string): sx | sema {
-  if (!(lock.impl instanceof sx) && !(lock.impl instanceof sema)) panic(`${what}: mutex not initialized (mutex_init)`);
+function lock_impl(lock: mutex, what: string): sx | sema | mtx {
+  if (!(lock.impl instanceof sx) && !(lock.impl instanceof sema) && !(lock.impl instanceof mtx)) panic(`${what}: mutex not initialized (mutex_init)`);
   return lock.impl;
 }
 
 export function linux_mutex_init(s: linuxkpi_state, lock: mutex, name: string): void {
+  if (s.config.mutex === "none") {
+    // DIVERGENCE (none preset): no mutual exclusion.
+    lock.impl = LOCK_COMMENTED_OUT;
+    return;
+  }
+  if (s.config.mutex === "mtx_def") {
+    // DIVERGENCE (mtx_def preset): a sleep mutex may block but not sleep, so a Linux
+    // mutex held across a sleeping call (legal on Linux) makes WITNESS panic "sleeping
+    // with ... non-sleepable locks held"; and it has an owner, so only count-one uses fit.
+    const m = new mtx(name);
+    mtx_init(m, name, null, MTX_DEF);
+    lock.impl = m;
+    return;
+  }
   if (s.config.mutex === "sema") {
     // DIVERGENCE (sema preset): the mutex has no owner. Locking it twice deadlocks (as
     // on Linux) instead of panicking, unlocking it from another thread goes unnoticed,
@@ -92,8 +117,10 @@ export function linux_mutex_init(s: linuxkpi_state, lock: mutex, name: string): 
  *  uncontended mutex_lock in atomic context is caught by WITNESS's lock-order check
  *  (sleepable sx under a mutex), not by might_sleep. */
 export async function linux_mutex_lock(lock: mutex): Promise<void> {
+  if (lock.impl === LOCK_COMMENTED_OUT) return;
   const l = lock_impl(lock, "mutex_lock");
   if (l instanceof sema) await sema_wait(l);
+  else if (l instanceof mtx) await mtx_lock(l);
   else await sx_xlock(l);
 }
 
@@ -101,7 +128,12 @@ export async function linux_mutex_lock(lock: mutex): Promise<void> {
  *  DIVERGENCE: any pending signal interrupts the wait; Linux's TASK_INTERRUPTIBLE wait
  *  ignores signals the task blocks or ignores (the model's processes have no masks). */
 export async function linux_mutex_lock_interruptible(lock: mutex): Promise<number> {
+  if (lock.impl === LOCK_COMMENTED_OUT) return 0;
   const l = lock_impl(lock, "mutex_lock_interruptible");
+  if (l instanceof mtx) {
+    await mtx_lock(l);
+    return 0;
+  }
   if (l instanceof sema) {
     // DIVERGENCE (sema preset): sema_wait cannot be interrupted; like LinuxKPI's
     // down_interruptible this always returns 0, after waiting as long as it takes.
@@ -113,13 +145,17 @@ export async function linux_mutex_lock_interruptible(lock: mutex): Promise<numbe
 }
 
 export function linux_mutex_unlock(lock: mutex): void {
+  if (lock.impl === LOCK_COMMENTED_OUT) return;
   const l = lock_impl(lock, "mutex_unlock");
   if (l instanceof sema) sema_post(l);
+  else if (l instanceof mtx) mtx_unlock(l);
   else sx_xunlock(l);
 }
 
 export function linux_mutex_destroy(lock: mutex): void {
+  if (lock.impl === LOCK_COMMENTED_OUT) return;
   const l = lock_impl(lock, "mutex_destroy");
   if (l instanceof sema) sema_destroy(l);
+  else if (l instanceof mtx) mtx_destroy(l);
   else sx_destroy(l);
 }

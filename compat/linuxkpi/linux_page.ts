@@ -8,8 +8,7 @@
 
 import type { Hpa, Kva, Pfn, Uva } from "../../machine/addr.js";
 import { PAGE_SIZE } from "../../host-freebsd/sys/param.js";
-import { curthread } from "../../host-freebsd/sys/pcpu.js";
-import { P_SYSTEM } from "../../host-freebsd/sys/proc.js";
+import type { vmspace } from "../../host-freebsd/vm/vm_map.js";
 import { M_WAITOK, M_ZERO } from "../../host-freebsd/sys/malloc.js";
 import { panic } from "../../host-freebsd/kern/kern_shutdown.js";
 import { witness_warn_sleep } from "../../host-freebsd/kern/subr_witness.js";
@@ -25,6 +24,7 @@ import { KERN_SUCCESS } from "../../host-freebsd/amd64/pmap.js";
 import { EFAULT } from "../linux/errno.js";
 import type { page } from "../linux/mm_types.js";
 import type { gfp_t } from "../linux/gfp_types.js";
+import { linux_get_current } from "./linux_current.js";
 import type { linuxkpi_state } from "./linuxkpi_state.js";
 import { linux_check_m_flags } from "./linux_gfp.js";
 
@@ -115,12 +115,14 @@ export function linux_virt_to_page(s: linuxkpi_state, addr: Kva): page {
  * pins none.
  */
 export async function linux_get_user_pages_fast(s: linuxkpi_state, start: Uva, nr_pages: number, write: boolean, pages: page[]): Promise<number> {
-  const td = curthread();
-  const p = td.td_proc;
-  if ((p.p_flag & P_SYSTEM) !== 0 || nr_pages <= 0 || start % PAGE_SIZE !== 0) return -EFAULT;
+  // current->mm, as Linux's get_user_pages_fast: the process's vmspace, or with the
+  // static `current` of the 2007 snapshot, whichever process filled it in first.
+  const mm = linux_get_current().mm;
+  if (mm === null || nr_pages <= 0 || start % PAGE_SIZE !== 0) return -EFAULT;
+  const vs = mm as vmspace;
   const held: vm_page[] = [];
   for (let i = 0; i < nr_pages; i++) {
-    const r = vm_fault(s.k, p.p_vmspace, start + i * PAGE_SIZE, write ? VM_PROT_WRITE : VM_PROT_READ);
+    const r = vm_fault(s.k, vs, start + i * PAGE_SIZE, write ? VM_PROT_WRITE : VM_PROT_READ);
     if (r.rv !== KERN_SUCCESS || r.m === null) {
       for (const m of held) vm_page_unwire_free(s.k, m);
       return -EFAULT;

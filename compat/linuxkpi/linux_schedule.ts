@@ -9,7 +9,7 @@
 import { curthread } from "../../host-freebsd/sys/pcpu.js";
 import { TDF_NEEDRESCHED } from "../../host-freebsd/sys/proc.js";
 import { witness_warn_sleep } from "../../host-freebsd/kern/subr_witness.js";
-import { maybe_yield } from "../../host-freebsd/kern/kern_synch.js";
+import { maybe_yield, mi_switch } from "../../host-freebsd/kern/kern_synch.js";
 import { critical_enter, critical_exit } from "../../host-freebsd/kern/kern_switch.js";
 import { spinlock_enter, spinlock_exit } from "../../host-freebsd/amd64/machdep.js";
 
@@ -30,6 +30,17 @@ export function linux_might_sleep(where: string): void {
 export async function linux_cond_resched(): Promise<void> {
   witness_warn_sleep("cond_resched()");
   await maybe_yield();
+}
+
+/**
+ * irqentry_exit_cond_resched: FreeBSD preempts a kernel thread on the return from an
+ * interrupt (critical_exit / the interrupt's sched_preempt) unless it is in a critical
+ * section or holds a spin mutex. A pinned thread (sched_pin) comes back on the same CPU;
+ * an unpinned one may resume on any CPU.
+ */
+export async function linux_irqentry_exit_cond_resched(): Promise<void> {
+  const td = curthread();
+  if ((td.td_flags & TDF_NEEDRESCHED) !== 0 && td.td_critnest === 0 && td.td_md.md_spinlock_count === 0) await mi_switch();
 }
 
 export const linux_need_resched = (): boolean => (curthread().td_flags & TDF_NEEDRESCHED) !== 0;

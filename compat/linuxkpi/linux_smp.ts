@@ -18,12 +18,17 @@ import type { linuxkpi_state } from "./linuxkpi_state.js";
  * loaded on this CPU) but lets sleeping-in-atomic bugs through unnoticed.
  */
 export function linux_get_cpu(s: linuxkpi_state): number {
+  // DIVERGENCE (none preset, the 2007 snapshot before "Make get_cpu()/put_cpu() use
+  // sched_pin()/sched_unpin()"): only the CPU id; the thread may be preempted and migrate
+  // right after, so a VMCS loaded "here" may be used from another CPU.
+  if (s.config.get_cpu === "none") return PCPU_GET_cpuid();
   if (s.config.get_cpu === "sched_pin") sched_pin();
   else critical_enter();
   return PCPU_GET_cpuid();
 }
 
 export function linux_put_cpu(s: linuxkpi_state): void {
+  if (s.config.get_cpu === "none") return;
   if (s.config.get_cpu === "sched_pin") sched_unpin();
   else critical_exit();
 }

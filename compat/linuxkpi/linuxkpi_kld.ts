@@ -14,6 +14,7 @@ import { linuxkpi_state } from "./linuxkpi_state.js";
 import { linuxkpi_build_api } from "./linux_api.js";
 import { LINUXKPI_SOFTC_SYMBOL } from "./linux_module.js";
 import { linux_kfree_task_start, linux_kfree_task_stop } from "./linux_slab.js";
+import { linux_current_set_static } from "./linux_current.js";
 
 export { linux_kld } from "./linux_module.js";
 export type { LinuxkpiConfig };
@@ -35,13 +36,17 @@ export function linuxkpi_kld(config: Partial<LinuxkpiConfig> = {}): kld_image {
               linker_file_export_symbol(mod.file, LINUXKPI_SOFTC_SYMBOL, st);
               linker_file_export_symbol(mod.file, LINUX_KERNEL_API_SYMBOL, linuxkpi_build_api(st));
               linux_kfree_task_start(st);
-              printf(`linuxkpi: Linux KPI loaded (get_cpu=${cfg.get_cpu}, spinlock=${cfg.spinlock}, alloc_pages=${cfg.alloc_pages})\n`);
+              linux_current_set_static(curkernel(), cfg.current === "static");
+              printf(`linuxkpi: Linux KPI loaded (get_cpu=${cfg.get_cpu}, spinlock=${cfg.spinlock}, mutex=${cfg.mutex}, current=${cfg.current ?? "per_thread"}, alloc_pages=${cfg.alloc_pages})\n`);
               return 0;
             }
             if (s === undefined) return 0;
             if (what === MOD_QUIESCE || what === MOD_UNLOAD) {
               if (s.modules.size > 0 || s.misc.size > 0) return EBUSY;
-              if (what === MOD_UNLOAD) await linux_kfree_task_stop(s);
+              if (what === MOD_UNLOAD) {
+                await linux_kfree_task_stop(s);
+                linux_current_set_static(curkernel(), false);
+              }
             }
             return 0;
           },

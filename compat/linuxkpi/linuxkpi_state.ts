@@ -38,6 +38,8 @@ export class linuxkpi_state {
   readonly misc = new Map<miscdevice, { dev: cdev; inode: linux_inode }>();
   /** Dynamic misc minors in use (Linux hands them out from 63 down). */
   readonly misc_minors = new Set<number>();
+  /** misc devices open now (misc_open "exclusive": at most one open each). */
+  readonly misc_open_files = new Set<miscdevice>();
   readonly anon_inode: linux_inode;
   next_ino = 2;
   /** 2007 port's alloc_pages: pfn -> page for the pages the shim handed out. */

@@ -21,7 +21,7 @@ import { kfree, kmalloc, ksize } from "../mm/slab.js";
 import { get_user_pages_fast } from "../mm/gup.js";
 import { spin_lock, spin_lock_init, spin_unlock } from "./locking/spinlock.js";
 import { mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "./locking/mutex.js";
-import { cond_resched, need_resched } from "./sched/core.js";
+import { cond_resched, irqentry_exit_cond_resched, need_resched } from "./sched/core.js";
 import { might_sleep, preempt_disable, preempt_enable } from "./sched/might_sleep.js";
 import { signal_pending } from "./signal.js";
 import { on_each_cpu, smp_call_function_single } from "./smp.js";
@@ -68,6 +68,8 @@ export interface linux_kernel_api {
   get_current(): module_task_struct;
   signal_pending(t: module_task_struct): boolean;
   cond_resched(): Promise<void>;
+  /** The kernel-preemption point on return from an interrupt (irqentry_exit_cond_resched). */
+  irqentry_exit_cond_resched(): Promise<void>;
   need_resched(): boolean;
   might_sleep(where: string): void;
   preempt_disable(): void;
@@ -161,6 +163,7 @@ export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
     get_current: () => get_current(k),
     signal_pending: (t) => signal_pending(t as task_struct),
     cond_resched: () => cond_resched(k),
+    irqentry_exit_cond_resched: () => irqentry_exit_cond_resched(k),
     need_resched: () => need_resched(k),
     might_sleep: (where) => might_sleep(k, where),
     preempt_disable: () => preempt_disable(k),

@@ -205,6 +205,13 @@ export async function cond_resched(k: linux_kernel): Promise<void> {
   else await k.machine.cpu_yield();
 }
 
+/** irqentry_exit_cond_resched: the return from an interrupt taken in kernel mode
+ *  preempts the task if a reschedule is due and preempt_count is 0. */
+export async function irqentry_exit_cond_resched(k: linux_kernel): Promise<void> {
+  const t = get_current(k);
+  if (t.thread_info.preempt_count === 0 && need_resched(k) && current_cpu().intr_enabled) await schedule(k);
+}
+
 /** scheduler_tick, from the timer interrupt: time slices are one tick. */
 export function scheduler_tick(k: linux_kernel, pc: percpu): void {
   k.jiffies += pc.cpu_number === 0 ? 1 : 0;
