@@ -23,6 +23,8 @@ export const lock_class_sema: lock_class = { lc_name: "sema", lc_flags: LC_SLEEP
 
 export class lock_object {
   lo_flags = 0;
+  /** WITNESS: where the lock was last acquired ("@ file:line" in reports). */
+  lo_site: string | null = null;
   constructor(
     public lo_name: string,
     readonly lo_class: lock_class,
