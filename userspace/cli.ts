@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { run_sst } from "../boot/sst.js";
-import { MachineStopped, run_world, type HostName, type WorldConfig } from "../boot/world.js";
+import { MachineStopped, run_world, run_world_many, type HostName, type WorldConfig } from "../boot/world.js";
 import type { HostPipe } from "../machine/host_pipe.js";
 import { lwn_main } from "./examples/lwn.js";
 import type { OsAbi } from "./libc/abi.js";
@@ -18,6 +18,7 @@ import { linux_abi } from "./libc/abi_linux.js";
 import { Libc } from "./libc/libc.js";
 import { vmm_main, type VmmConfig } from "./vmm/vmm.js";
 import { run_bare } from "../boot/bare.js";
+import { format_panic_report } from "../boot/panic_report.js";
 import { LINUXKPI_DEFAULT_CONFIG, LINUXKPI_TODAY_CONFIG, LINUX_KMOD_COMPAT_2007_CONFIG, LINUX_KMOD_COMPAT_2007_SNAPSHOT_CONFIG, type LinuxkpiConfig } from "../compat/linuxkpi/linux_config.js";
 import { FirmwareError, load_firmware } from "./vmm/loader/firmware.js";
 import { MultibootError, load_multiboot } from "./vmm/loader/multiboot.js";
@@ -77,7 +78,13 @@ const COMPAT_PRESETS: Record<string, LinuxkpiConfig> = {
   default: LINUXKPI_DEFAULT_CONFIG,
 };
 
-async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main: (c: Libc) => Promise<number>): Promise<number> {
+/** --busy: a process that only makes `rounds` system calls, competing for the CPUs. */
+const busy_program = (rounds: number) => async (c: Libc): Promise<number> => {
+  for (let i = 0; i < rounds; i++) await c.getpid();
+  return 0;
+};
+
+async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main: (c: Libc) => Promise<number>, busy: readonly number[] = []): Promise<number> {
   const cfg: WorldConfig = {
     host: opts.host, cpus: opts.cpus, ram_mib, seed: opts.seed, mmu: opts.mmu,
     compat: opts.compat === undefined ? undefined : COMPAT_PRESETS[opts.compat],
@@ -85,7 +92,13 @@ async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main:
   if (opts.verbose) process.stderr.write(`lkvm: booting ${opts.host} host, ${opts.cpus} CPUs, ${ram_mib} MiB, seed ${opts.seed}\n`);
   try {
     const abi = abi_of(opts.host);
-    const r = await run_world(cfg, comm, () => main(new Libc(abi)), stdout_pipe, stderr_pipe);
+    const r =
+      busy.length === 0
+        ? await run_world(cfg, comm, () => main(new Libc(abi)), stdout_pipe, stderr_pipe)
+        : await run_world_many(cfg, [
+            { comm, program: () => main(new Libc(abi)), stdout: stdout_pipe, stderr: stderr_pipe },
+            ...busy.map((n, i) => ({ comm: `busy${i}`, program: () => busy_program(n)(new Libc(abi)), stdout: stdout_pipe, stderr: stderr_pipe })),
+          ]).then((m) => ({ ...m, status: m.statuses[0] }));
     if (opts.verbose) {
       process.stderr.write(r.kernel.dmesg());
       process.stderr.write(`lkvm: free pages ${r.free_pages_before} before, ${r.free_pages_after} after\n`);
@@ -96,12 +109,18 @@ async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main:
     return r.status.exit_code ?? 1;
   } catch (e) {
     if (e instanceof MachineStopped) {
-      process.stderr.write(`${e.reason instanceof Error ? (e.reason.stack ?? e.reason.message) : String(e.reason)}\n`);
-      process.stderr.write(`lkvm: the simulated ${opts.host} kernel stopped on cpu${e.cpu.id} in ${e.context.name}\n`);
+      process.stderr.write(format_panic_report(e, opts.host));
       return EXIT_PANIC;
     }
     throw e;
   }
+}
+
+/** "N,N,..." */
+function parse_busy(v: string): number[] {
+  const ns = v.split(",").map((x) => Number(x));
+  if (ns.length === 0 || ns.some((n) => !Number.isInteger(n) || n < 0 || n > 10_000_000)) throw new InvalidArgumentError("--busy takes system call counts, e.g. 20000,60000");
+  return ns;
 }
 
 /** "FILE@GPA" */
@@ -141,9 +160,10 @@ export function build_cli(set_status: (n: number) => void): Command {
     .option("--bare", "run the guest directly on the simulated machine: no host kernel, no hypervisor")
     .addOption(new Option("--mmu <mmu>", "how kvm virtualizes guest memory").choices(["shadow", "ept"]).default("shadow"))
     .addOption(new Option("--compat <preset>", "the shim's choices on the FreeBSD host").choices(Object.keys(COMPAT_PRESETS)).default("2007"))
+    .option("--busy <ROUNDS,...>", "beside the VMM, one process per number that makes that many system calls (CPU competition)", parse_busy)
     .option("-v, --verbose", "print the kernel log and memory accounting on stderr")
     .exitOverride()
-    .action(async (o: WorldOpts & { mem: number; raw?: { file: string; gpa: number }; entry?: number; kernel?: string; append?: string; bios?: string; bare?: boolean }) => {
+    .action(async (o: WorldOpts & { mem: number; raw?: { file: string; gpa: number }; entry?: number; kernel?: string; append?: string; bios?: string; bare?: boolean; busy?: number[] }) => {
       const sources = [o.raw, o.kernel, o.bios].filter((x) => x !== undefined).length;
       if (sources > 1) throw new UsageError("--raw, --kernel and --bios exclude each other");
       if (o.entry !== undefined && o.raw === undefined) throw new UsageError("--entry needs --raw");
@@ -167,7 +187,7 @@ export function build_cli(set_status: (n: number) => void): Command {
       }
       const cfg: VmmConfig = { mem_mib: o.mem, images: loaded.images, entry: loaded.entry };
       const ram_mib = Math.max(256, 2 * o.mem + 64);
-      set_status(await run_program(o, ram_mib, "lkvm", (c) => vmm_main(c, cfg)));
+      set_status(await run_program(o, ram_mib, "lkvm", (c) => vmm_main(c, cfg), o.busy));
     });
 
   const example = program.command("example").description("run a reference KVM client").exitOverride();
