@@ -84,7 +84,7 @@ const busy_program = (rounds: number) => async (c: Libc): Promise<number> => {
   return 0;
 };
 
-async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main: (c: Libc) => Promise<number>, busy: readonly number[] = []): Promise<number> {
+async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main: (c: Libc) => Promise<number>, busy: readonly number[] = [], copies = 1): Promise<number> {
   const cfg: WorldConfig = {
     host: opts.host, cpus: opts.cpus, ram_mib, seed: opts.seed, mmu: opts.mmu,
     compat: opts.compat === undefined ? undefined : COMPAT_PRESETS[opts.compat],
@@ -93,12 +93,12 @@ async function run_program(opts: WorldOpts, ram_mib: number, comm: string, main:
   try {
     const abi = abi_of(opts.host);
     const r =
-      busy.length === 0
+      busy.length === 0 && copies === 1
         ? await run_world(cfg, comm, () => main(new Libc(abi)), stdout_pipe, stderr_pipe)
         : await run_world_many(cfg, [
-            { comm, program: () => main(new Libc(abi)), stdout: stdout_pipe, stderr: stderr_pipe },
+            ...Array.from({ length: copies }, () => ({ comm, program: () => main(new Libc(abi)), stdout: stdout_pipe, stderr: stderr_pipe })),
             ...busy.map((n, i) => ({ comm: `busy${i}`, program: () => busy_program(n)(new Libc(abi)), stdout: stdout_pipe, stderr: stderr_pipe })),
-          ]).then((m) => ({ ...m, status: m.statuses[0] }));
+          ]).then((m) => ({ ...m, status: m.statuses.slice(0, copies).find((st) => st.exit_code !== 0) ?? m.statuses[0] }));
     if (opts.verbose) {
       process.stderr.write(r.kernel.dmesg());
       process.stderr.write(`lkvm: free pages ${r.free_pages_before} before, ${r.free_pages_after} after\n`);
@@ -160,10 +160,11 @@ export function build_cli(set_status: (n: number) => void): Command {
     .option("--bare", "run the guest directly on the simulated machine: no host kernel, no hypervisor")
     .addOption(new Option("--mmu <mmu>", "how kvm virtualizes guest memory").choices(["shadow", "ept"]).default("shadow"))
     .addOption(new Option("--compat <preset>", "the shim's choices on the FreeBSD host").choices(Object.keys(COMPAT_PRESETS)).default("2007"))
+    .option("--vms <n>", "run n VMMs at once, each its own process with its own VM (their output interleaves)", int_arg("--vms", 1, 8), 1)
     .option("--busy <ROUNDS,...>", "beside the VMM, one process per number that makes that many system calls (CPU competition)", parse_busy)
     .option("-v, --verbose", "print the kernel log and memory accounting on stderr")
     .exitOverride()
-    .action(async (o: WorldOpts & { mem: number; raw?: { file: string; gpa: number }; entry?: number; kernel?: string; append?: string; bios?: string; bare?: boolean; busy?: number[] }) => {
+    .action(async (o: WorldOpts & { mem: number; raw?: { file: string; gpa: number }; entry?: number; kernel?: string; append?: string; bios?: string; bare?: boolean; busy?: number[]; vms: number }) => {
       const sources = [o.raw, o.kernel, o.bios].filter((x) => x !== undefined).length;
       if (sources > 1) throw new UsageError("--raw, --kernel and --bios exclude each other");
       if (o.entry !== undefined && o.raw === undefined) throw new UsageError("--entry needs --raw");
@@ -187,7 +188,7 @@ export function build_cli(set_status: (n: number) => void): Command {
       }
       const cfg: VmmConfig = { mem_mib: o.mem, images: loaded.images, entry: loaded.entry };
       const ram_mib = Math.max(256, 2 * o.mem + 64);
-      set_status(await run_program(o, ram_mib, "lkvm", (c) => vmm_main(c, cfg), o.busy));
+      set_status(await run_program(o, ram_mib, "lkvm", (c) => vmm_main(c, cfg), o.busy, o.vms));
     });
 
   const example = program.command("example").description("run a reference KVM client").exitOverride();
