@@ -14,7 +14,7 @@ import type { gfp_t } from "./gfp_types.js";
 import type { file, file_operations, inode } from "./fs_types.js";
 import type { miscdevice } from "./miscdevice_types.js";
 import type { page } from "./mm_types.js";
-import type { mutex, spinlock_t } from "./lock_types.js";
+import type { mutex, semaphore, spinlock_t } from "./lock_types.js";
 import type { task_struct } from "./sched_types.js";
 
 /** Name under which a kernel's symbol table holds the Linux API. */
@@ -58,6 +58,10 @@ export interface linux_kernel_api {
   mutex_lock_interruptible(lock: mutex): Promise<number>;
   mutex_unlock(lock: mutex): void;
   mutex_destroy(lock: mutex): void;
+  /** <linux/semaphore.h>: a semaphore with an initial count; down sleeps while it is 0. */
+  sema_init(sem: semaphore, val: number, name: string): void;
+  down(sem: semaphore): Promise<void>;
+  up(sem: semaphore): void;
 
   // <linux/sched.h>, <linux/preempt.h>, <linux/smp.h>
   get_current(): task_struct;

@@ -11,3 +11,8 @@ export class spinlock_t {
 export class mutex {
   impl: unknown = null;
 }
+
+/** include/linux/semaphore.h: a counting semaphore (sema_init sets the count). */
+export class semaphore {
+  impl: unknown = null;
+}

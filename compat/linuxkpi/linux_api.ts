@@ -10,7 +10,7 @@ import {
 } from "./linux_page.js";
 import { linux_kfree, linux_kmalloc, linux_kmem_load, linux_kmem_store, linux_ksize } from "./linux_slab.js";
 import {
-  linux_mutex_destroy, linux_mutex_init, linux_mutex_lock, linux_mutex_lock_interruptible, linux_mutex_unlock, linux_spin_lock,
+  linux_down, linux_sema_init, linux_up, linux_mutex_destroy, linux_mutex_init, linux_mutex_lock, linux_mutex_lock_interruptible, linux_mutex_unlock, linux_spin_lock,
   linux_spin_lock_init, linux_spin_unlock,
 } from "./linux_lock.js";
 import { linux_get_current, linux_signal_pending } from "./linux_current.js";
@@ -52,6 +52,9 @@ export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
     mutex_lock_interruptible: (lock) => linux_mutex_lock_interruptible(lock),
     mutex_unlock: (lock) => linux_mutex_unlock(lock),
     mutex_destroy: (lock) => linux_mutex_destroy(lock),
+    sema_init: (sem, val, name) => linux_sema_init(s, sem, val, name),
+    down: (sem) => linux_down(sem),
+    up: (sem) => linux_up(sem),
 
     get_current: () => linux_get_current(),
     signal_pending: (t) => linux_signal_pending(t),

@@ -45,6 +45,12 @@ export interface LinuxkpiConfig {
    *  time by at most one user"): a second open while one is open fails with EBUSY.
    *  Optional: absent means shared. */
   readonly misc_open?: "shared" | "exclusive";
+  /** struct semaphore: a sema(9) with the semaphore's count (2007 fix, "Will move to
+   *  sema(9)"; LinuxKPI), an MTX_DEF sleep mutex (before Jul 24 2007: "Using sleep mutexes
+   *  as a replacement for Linux semaphores is incorrect, since sleeping inside them is not
+   *  allowed and they don't work (obviously) for semaphores with count not starting from
+   *  one"), or none ("Comment out semaphore implementation"). Optional: absent means sema. */
+  readonly semaphore?: "sema" | "mtx_def" | "none";
 }
 
 export const LINUXKPI_DEFAULT_CONFIG: LinuxkpiConfig = {
@@ -57,6 +63,7 @@ export const LINUXKPI_DEFAULT_CONFIG: LinuxkpiConfig = {
   // LinuxKPI: a task_struct per thread (linux_current.c), any number of opens.
   current: "per_thread",
   misc_open: "shared",
+  semaphore: "sema",
 };
 
 /** LinuxKPI as it is in FreeBSD today, get_cpu included. */
@@ -84,6 +91,8 @@ export const LINUX_KMOD_COMPAT_2007_CONFIG: LinuxkpiConfig = {
   current: "per_thread",
   // "We allow miscdevices to be opened at any given time by at most one user" (Jun 26 2007)
   misc_open: "exclusive",
+  // "Will move to sema(9)" (Jul 24 2007)
+  semaphore: "sema",
 };
 
 /** The code as it was reviewed (preset "2007-snapshot"): "Prepare for code revision ...
@@ -109,4 +118,6 @@ export const LINUX_KMOD_COMPAT_2007_SNAPSHOT_CONFIG: LinuxkpiConfig = {
   current: "static",
   // "We allow miscdevices to be opened at any given time by at most one user" (Jun 26 2007)
   misc_open: "exclusive",
+  // "Comment out semaphore implementation" (Jul 24 2007)
+  semaphore: "none",
 };

@@ -13,7 +13,7 @@ import { sx, sx_destroy, sx_init_flags, sx_xlock, sx_xlock_sig, sx_xunlock } fro
 import { sched_pin, sched_unpin } from "../../host-freebsd/kern/sched_ule.js";
 import { sema, sema_destroy, sema_init, sema_post, sema_wait } from "../../host-freebsd/kern/kern_sema.js";
 import { EINTR } from "../linux/errno.js";
-import type { mutex, spinlock_t } from "../linux/lock_types.js";
+import type { mutex, semaphore, spinlock_t } from "../linux/lock_types.js";
 import type { linuxkpi_state } from "./linuxkpi_state.js";
 
 function lock_mtx(lock: spinlock_t, what: string): mtx {
@@ -158,4 +158,47 @@ export function linux_mutex_destroy(lock: mutex): void {
   if (l instanceof sema) sema_destroy(l);
   else if (l instanceof mtx) mtx_destroy(l);
   else sx_destroy(l);
+}
+
+/**
+ * struct semaphore -> sema(9) with the same count (LinuxKPI, and the 2007 port's
+ * "Will move to sema(9)"). Presets:
+ * DIVERGENCE (semaphore "mtx_def", the port before Jul 24 2007): a sleep mutex. The count
+ * is lost (a mutex starts unlocked): a count above one admits one holder at a time; with
+ * a count of zero down() does not wait, and the down()er returns holding the mutex (a
+ * panic at the return to user mode) while an up() from another thread is an unlock by a
+ * non-owner (a panic); sleeping between down() and up() panics in WITNESS.
+ * DIVERGENCE (semaphore "none", the 2007 snapshot): down and up do nothing.
+ */
+export function linux_sema_init(s: linuxkpi_state, sem: semaphore, val: number, name: string): void {
+  const mode = s.config.semaphore ?? "sema";
+  if (mode === "none") {
+    sem.impl = LOCK_COMMENTED_OUT;
+    return;
+  }
+  if (mode === "mtx_def") {
+    const m = new mtx(name);
+    mtx_init(m, name, null, MTX_DEF);
+    sem.impl = m;
+    return;
+  }
+  const sm = new sema();
+  sema_init(sm, val, name);
+  sem.impl = sm;
+}
+
+export async function linux_down(sem: semaphore): Promise<void> {
+  const l = sem.impl;
+  if (l === LOCK_COMMENTED_OUT) return;
+  if (l instanceof mtx) await mtx_lock(l);
+  else if (l instanceof sema) await sema_wait(l);
+  else panic("down: semaphore not initialized (sema_init)");
+}
+
+export function linux_up(sem: semaphore): void {
+  const l = sem.impl;
+  if (l === LOCK_COMMENTED_OUT) return;
+  if (l instanceof mtx) mtx_unlock(l);
+  else if (l instanceof sema) sema_post(l);
+  else panic("up: semaphore not initialized (sema_init)");
 }

@@ -10,7 +10,7 @@ import type { gfp_t } from "../include/linux/gfp_types.js";
 import type { file as module_file, file_operations, inode as module_inode } from "../include/linux/fs_types.js";
 import type { miscdevice } from "../include/linux/miscdevice_types.js";
 import type { page } from "../include/linux/mm_types.js";
-import type { mutex, spinlock_t } from "../include/linux/lock_types.js";
+import type { mutex, semaphore, spinlock_t } from "../include/linux/lock_types.js";
 import type { task_struct as module_task_struct } from "../include/linux/sched_types.js";
 import { PAGE_OFFSET, __pa_raw, __va_raw } from "../arch/x86/include/asm/page.js";
 import { get_current, this_cpu } from "../arch/x86/kernel/percpu.js";
@@ -21,6 +21,7 @@ import { kfree, kmalloc, ksize } from "../mm/slab.js";
 import { get_user_pages_fast } from "../mm/gup.js";
 import { spin_lock, spin_lock_init, spin_unlock } from "./locking/spinlock.js";
 import { mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "./locking/mutex.js";
+import { down, sema_init, up } from "./locking/semaphore.js";
 import { cond_resched, irqentry_exit_cond_resched, need_resched } from "./sched/core.js";
 import { might_sleep, preempt_disable, preempt_enable } from "./sched/might_sleep.js";
 import { signal_pending } from "./signal.js";
@@ -64,6 +65,10 @@ export interface linux_kernel_api {
   mutex_lock_interruptible(lock: mutex): Promise<number>;
   mutex_unlock(lock: mutex): void;
   mutex_destroy(lock: mutex): void;
+  /** <linux/semaphore.h>: a semaphore with an initial count; down sleeps while it is 0. */
+  sema_init(sem: semaphore, val: number, name: string): void;
+  down(sem: semaphore): Promise<void>;
+  up(sem: semaphore): void;
   // <linux/sched.h>, <linux/preempt.h>, <linux/irqflags.h>, <linux/smp.h>
   get_current(): module_task_struct;
   signal_pending(t: module_task_struct): boolean;
@@ -159,6 +164,9 @@ export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
     mutex_lock_interruptible: (lock) => mutex_lock_interruptible(k, lock),
     mutex_unlock: (lock) => mutex_unlock(k, lock),
     mutex_destroy: (lock) => mutex_destroy(k, lock),
+    sema_init: (sem, val, name) => sema_init(k, sem, val, name),
+    down: (sem) => down(k, sem),
+    up: (sem) => up(k, sem),
 
     get_current: () => get_current(k),
     signal_pending: (t) => signal_pending(t as task_struct),

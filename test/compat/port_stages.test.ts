@@ -30,7 +30,9 @@ import {
 } from "../../compat/linuxkpi/linux_config.js";
 import { busy, HELLO, run_many, spin_guest, vmm, type WorldOutcome } from "./port_stages_helpers.js";
 import { racetest_module, RACETEST_ADD, RACETEST_GET } from "./racetest_driver.js";
-import { call, freebsd_os as o, ustr, val } from "./model_os.js";
+import { semtest_module, SEMTEST_POST, SEMTEST_WAIT } from "./semtest_driver.js";
+import { call, freebsd_os as o, linux_os, ustr, val } from "./model_os.js";
+import { linux_boot } from "../../host-linux/init/main.js";
 
 const HELLO_TEXT = "Hello from a real-mode guest";
 const seeds = fc.integer({ min: 1, max: 2 ** 31 - 1 });
@@ -212,6 +214,93 @@ describe("(d) sleep mutexes standing in for Linux mutexes/semaphores: WITNESS", 
         expect(r.stopped).toBeUndefined();
         expect(r.counter).toBe(6);
         expect(r.dmesg).not.toMatch(/^WITNESS:|lock order reversal|non-sleepable/m);
+      }),
+      { numRuns: 5 },
+    );
+  });
+});
+
+// (d), second half: a semaphore starting at 0, down() in one process, up() in another.
+async function signal_between(config: Partial<LinuxkpiConfig>, seed: number) {
+  const machine = new Machine({ ncpus: 2, ram_bytes: 16 << 20, seed });
+  const kern = freebsd_boot(machine);
+  const r: { woken?: number; statuses?: number[] } = {};
+  kern.start(async () => {
+    kern.install_kld(linuxkpi_kld(config));
+    kern.install_kld(linux_kld(semtest_module));
+    if ((await kern.kldload("semtest")) !== 0) throw new Error("kldload semtest");
+    const out = new CapturePipe();
+    const proc = (cmd: typeof SEMTEST_WAIT, record: boolean) => async () => {
+      const scratch = val(await call(o, o.nr.mmap, 0, 4096, 3, o.MAP_ANON | o.MAP_PRIVATE, -1, 0));
+      const fd = val(await call(o, o.nr.open, ustr(scratch, "/dev/semtest"), o.O_RDWR));
+      const v = val(await call(o, o.nr.ioctl, fd, o.ioctl_cmd(cmd), 0));
+      if (record) r.woken = v;
+      await call(o, o.nr.close, fd);
+      return 0;
+    };
+    const waiter = fork_exec("waiter", proc(SEMTEST_WAIT, true), out, out).p!;
+    const poster = fork_exec("poster", proc(SEMTEST_POST, false), out, out).p!;
+    r.statuses = [(await kern_wait(waiter.p_pid)).p!.p_xexit, (await kern_wait(poster.p_pid)).p!.p_xexit];
+    await kern.kldunload("semtest");
+  });
+  try {
+    await machine.run();
+  } catch (e) {
+    if (e instanceof MachineStopped) return { stopped: e.message };
+    throw e;
+  }
+  return { ...r, stopped: undefined };
+}
+
+describe("(d) a semaphore whose count starts at 0", () => {
+  it("as a sleep mutex (before Jul 24 2007): down() does not wait and returns holding a lock, or up() unlocks a mutex it does not own; any seed", async () => {
+    await fc.assert(
+      fc.asyncProperty(seeds, async (seed) => {
+        const r = await signal_between({ ...FIXED, misc_open: "shared", semaphore: "mtx_def" }, seed);
+        expect(r.stopped).toMatch(/mtx_unlock: mutex semtest_ready not owned|Returning with 1 locks held \(semtest_ready\)/);
+      }),
+      { numRuns: 5 },
+    );
+  });
+  it("as sema(9) (the 2007 fix, LinuxKPI): the waiter wakes once, any seed", async () => {
+    await fc.assert(
+      fc.asyncProperty(seeds, fc.constantFrom<Partial<LinuxkpiConfig>>({ ...FIXED, misc_open: "shared" }, TODAY), async (seed, cfg) => {
+        const r = await signal_between(cfg, seed);
+        expect(r.stopped).toBeUndefined();
+        expect(r.statuses).toEqual([0, 0]);
+        expect(r.woken).toBe(1);
+      }),
+      { numRuns: 8 },
+    );
+  });
+});
+
+describe("the reference: the same semaphore on host-linux", () => {
+  it("down() in one process waits for up() in another, any seed", async () => {
+    await fc.assert(
+      fc.asyncProperty(seeds, async (seed) => {
+        const machine = new Machine({ ncpus: 2, ram_bytes: 32 << 20, seed });
+        const k = linux_boot(machine);
+        const r: { woken?: number; load?: number; unload?: number; statuses?: unknown[] } = {};
+        k.start(async () => {
+          r.load = await k.load_kvm(semtest_module);
+          const so = new CapturePipe();
+          const proc = (cmd: typeof SEMTEST_WAIT, record: boolean) => async () => {
+            const scratch = val(await call(linux_os, linux_os.nr.mmap, 0, 4096, 3, linux_os.MAP_ANON | linux_os.MAP_PRIVATE, -1, 0));
+            const fd = val(await call(linux_os, linux_os.nr.open, ustr(scratch, "/dev/semtest"), linux_os.O_RDWR));
+            const v = val(await call(linux_os, linux_os.nr.ioctl, fd, linux_os.ioctl_cmd(cmd), 0));
+            if (record) r.woken = v;
+            await call(linux_os, linux_os.nr.close, fd);
+            return 0;
+          };
+          const w = await k.spawn_process("waiter", proc(SEMTEST_WAIT, true), so, so);
+          const p = await k.spawn_process("poster", proc(SEMTEST_POST, false), so, so);
+          r.statuses = [await k.wait_process(w), await k.wait_process(p)];
+          r.unload = await k.unload_kvm("semtest");
+        });
+        await machine.run();
+        expect(r).toMatchObject({ load: 0, unload: 0, woken: 1 });
+        expect(r.statuses).toEqual([{ exit_code: 0, signal: null }, { exit_code: 0, signal: null }]);
       }),
       { numRuns: 5 },
     );
