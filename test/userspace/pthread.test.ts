@@ -6,7 +6,6 @@ import { CapturePipe } from "../../machine/host_pipe.js";
 import { uva } from "../../machine/addr.js";
 import { Libc } from "../../userspace/libc/libc.js";
 import { linux_abi } from "../../userspace/libc/abi_linux.js";
-import { freebsd_abi } from "../../userspace/libc/abi_freebsd.js";
 import { pthread_create, pthread_join } from "../../userspace/libc/pthread.js";
 import { futex_waiters } from "../../host-linux/kernel/futex/waitwake.js";
 import { get_current } from "../../host-linux/arch/x86/kernel/percpu.js";
@@ -90,7 +89,7 @@ describe("pthread (Linux ABI)", () => {
     }
   });
 
-  it("errors: join of an unknown or already joined thread is ESRCH, of itself EDEADLK; FreeBSD is not there yet", async () => {
+  it("errors: join of an unknown or already joined thread is ESRCH, of itself EDEADLK", async () => {
     const { result } = await run_kernel(async (k) => {
       const r: Record<string, unknown> = {};
       await k.run_process("errs", async () => {
@@ -126,9 +125,6 @@ describe("pthread (Linux ABI)", () => {
         const v3 = await pthread_join(c, t3);
         r.main_join = v3 === -1 ? c.errname() : v3;
         await pthread_join(c, t4);
-        const fb = new Libc(freebsd_abi);
-        r.freebsd = await pthread_create(fb, async () => 0).then(() => "created", (e: Error) => e.message);
-        r.freebsd_join = await pthread_join(fb, 1).then(() => "joined", (e: Error) => e.message);
         return 0;
       }, new CapturePipe(), new CapturePipe());
       return r;
@@ -138,8 +134,6 @@ describe("pthread (Linux ABI)", () => {
     });
     // Two joiners of one thread: one gets its value, the other EINVAL.
     expect([result.main_join, result.t4_join].sort()).toEqual([3, "EINVAL"]);
-    expect(result.freebsd).toMatch(/pthread_create: not implemented on freebsd yet/);
-    expect(result.freebsd_join).toMatch(/pthread_join: not implemented on freebsd yet/);
   });
 
   it("kill -9 while the main thread waits in pthread_join (futex) and the other in a futex leaks nothing", async () => {

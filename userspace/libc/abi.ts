@@ -16,6 +16,8 @@ export interface OsAbi {
     // FreeBSD only: thr_self 432 (the thread id, which LinuxKPI gives modules as current->pid)
     // and __sysctlbyname 570 (reads kvm's statistics, which the shim turns into sysctl OIDs).
     readonly thr_self?: number; readonly __sysctlbyname?: number;
+    // FreeBSD libthr: thr_new 455, thr_exit 431, _umtx_op 454.
+    readonly thr_new?: number; readonly thr_exit?: number; readonly _umtx_op?: number;
   };
   readonly O_RDONLY: number;
   readonly O_RDWR: number;

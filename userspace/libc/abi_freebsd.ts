@@ -6,7 +6,7 @@ import type { OsAbi } from "./abi.js";
 
 export const freebsd_abi: OsAbi = {
   name: "freebsd",
-  SYS: { exit: 1, read: 3, write: 4, open: 5, close: 6, getpid: 20, kill: 37, ioctl: 54, munmap: 73, mmap: 477, thr_self: 432, __sysctlbyname: 570 },
+  SYS: { exit: 1, read: 3, write: 4, open: 5, close: 6, getpid: 20, kill: 37, ioctl: 54, munmap: 73, mmap: 477, thr_self: 432, __sysctlbyname: 570, thr_new: 455, thr_exit: 431, _umtx_op: 454 },
   O_RDONLY: 0,
   O_RDWR: 2,
   O_CLOEXEC: 0x00100000,

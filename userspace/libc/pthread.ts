@@ -72,8 +72,17 @@ function errno_of(c: Libc, name: string): number {
   throw new Error(`${c.abi.name} libc: no errno ${name}`);
 }
 
-function not_on_freebsd(what: string): never {
-  throw new Error(`${what}: not implemented on freebsd yet (libthr: thr_new/thr_exit/_umtx_op)`);
+// FreeBSD libthr: struct thr_param (sys/thr.h, amd64) and the umtx operation join uses.
+const THR_PARAM_SIZE = 104;
+const THR_PARAM_STACK_BASE = 16, THR_PARAM_STACK_SIZE = 24, THR_PARAM_CHILD_TID = 48, THR_PARAM_PARENT_TID = 56;
+const UMTX_OP_WAIT = 2;
+/** The value thr_exit(2) stores in the tid word of a thread that has ended (TID_TERMINATED). */
+const TID_TERMINATED = 1n;
+
+function freebsd_nr(c: Libc, name: "thr_new" | "thr_exit" | "_umtx_op" | "thr_self"): number {
+  const nr = c.abi.SYS[name];
+  if (nr === undefined) throw new Error(`${c.abi.name} libc: no system call number for ${name}`);
+  return nr;
 }
 
 function linux_nr(c: Libc, name: "clone" | "futex" | "gettid"): number {
@@ -95,7 +104,7 @@ function result(c: Libc, r: SyscallResult): bigint | null {
 /** pthread_create: start `fn` in a new thread of this process; its tid, or -1 with
  *  errno set (the stack could not be mapped, or clone failed). */
 export async function pthread_create(c: Libc, fn: () => Promise<number>): Promise<number> {
-  if (c.abi.name === "freebsd") not_on_freebsd("pthread_create");
+  if (c.abi.name === "freebsd") return pthread_create_thr(c, fn);
   const size = PTHREAD_STACK_DEFAULT;
   const stack = await c.mmap(null, size, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0);
   if (stack === null) return -1;
@@ -130,14 +139,13 @@ export async function pthread_create(c: Libc, fn: () => Promise<number>): Promis
  *  one already joined), EDEADLK for the calling thread itself, EINVAL when another
  *  thread is already joining it. */
 export async function pthread_join(c: Libc, tid: number): Promise<number> {
-  if (c.abi.name === "freebsd") not_on_freebsd("pthread_join");
   const list = thread_list(c);
   const pd = list.get(tid);
   if (pd === undefined) {
     c.errno = errno_of(c, "ESRCH");
     return -1;
   }
-  const self = result(c, await syscall(linux_nr(c, "gettid")));
+  const self = await current_tid(c);
   if (self !== null && Number(self) === tid) {
     c.errno = errno_of(c, "EDEADLK");
     return -1;
@@ -150,13 +158,70 @@ export async function pthread_join(c: Libc, tid: number): Promise<number> {
   // __pthread_clockjoin_ex / lll_wait_tid: sleep while the kernel has not cleared the
   // tid. EAGAIN (it changed before we slept) and EINTR (a signal) just look again.
   const tid_word = uva(pd.desc + OFF_TID);
-  for (;;) {
-    const t = c.peek32(tid_word);
-    if (t === 0) break;
-    await syscall(linux_nr(c, "futex"), tid_word, FUTEX_WAIT, t, 0, 0, 0);
+  if (c.abi.name === "freebsd") {
+    // libthr's pthread_join: wait on the tid word until thr_exit marks it terminated.
+    for (;;) {
+      const t = c.peek64(tid_word);
+      if (t === TID_TERMINATED) break;
+      await syscall(freebsd_nr(c, "_umtx_op"), tid_word, UMTX_OP_WAIT, t, 0, 0);
+    }
+  } else {
+    for (;;) {
+      const t = c.peek32(tid_word);
+      if (t === 0) break;
+      await syscall(linux_nr(c, "futex"), tid_word, FUTEX_WAIT, t, 0, 0, 0);
+    }
   }
   const v = BigInt.asIntN(64, c.peek64(uva(pd.desc + OFF_RESULT)));
   list.delete(tid);
   await c.munmap(pd.stack, pd.stack_size);
   return Number(v);
+}
+
+async function current_tid(c: Libc): Promise<number | null> {
+  if (c.abi.name === "linux") {
+    const t = result(c, await syscall(linux_nr(c, "gettid")));
+    return t === null ? null : Number(t);
+  }
+  const p = await c.malloc(8);
+  if (p === null || result(c, await syscall(freebsd_nr(c, "thr_self"), p)) === null) return null;
+  return Number(c.peek64(p));
+}
+
+/** FreeBSD: thr_new(2) with the thread's tid word as child_tid; the start
+ *  routine ends in thr_exit(&tid), which stores TID_TERMINATED there and wakes a joiner,
+ *  as libthr's thread_start and _pthread_exit do. */
+async function pthread_create_thr(c: Libc, fn: () => Promise<number>): Promise<number> {
+  const size = PTHREAD_STACK_DEFAULT;
+  const stack = await c.mmap(null, size, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0);
+  if (stack === null) return -1;
+  const desc = uva(stack + size - PTHREAD_SIZE);
+  c.poke(desc, new Uint8Array(PTHREAD_SIZE));
+  const start = async (): Promise<number> => {
+    const v = await fn();
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigInt64(0, BigInt(Math.trunc(v)), true);
+    c.poke(uva(desc + OFF_RESULT), b);
+    await syscall(freebsd_nr(c, "thr_exit"), desc + OFF_TID);
+    return 0;
+  };
+  const param = new Uint8Array(THR_PARAM_SIZE);
+  const v = new DataView(param.buffer);
+  v.setBigUint64(THR_PARAM_STACK_BASE, BigInt(stack), true);
+  v.setBigUint64(THR_PARAM_STACK_SIZE, BigInt(size - PTHREAD_SIZE), true);
+  v.setBigUint64(THR_PARAM_CHILD_TID, BigInt(desc + OFF_TID), true);
+  // parent_tid in a word of its own: a child that ends at once overwrites the tid word.
+  v.setBigUint64(THR_PARAM_PARENT_TID, BigInt(desc + OFF_SELF), true);
+  const pp = await c.malloc(THR_PARAM_SIZE);
+  if (pp === null) return -1;
+  c.poke(pp, param);
+  if (result(c, await syscall_with_entry(freebsd_nr(c, "thr_new"), start, pp, THR_PARAM_SIZE)) === null) {
+    const e = c.errno;
+    await c.munmap(stack, size);
+    c.errno = e;
+    return -1;
+  }
+  const tid = Number(c.peek64(uva(desc + OFF_SELF)));
+  thread_list(c).set(tid, { tid, joining: false, desc, stack, stack_size: size });
+  return tid;
 }
