@@ -22,6 +22,11 @@ export interface kvm_module_globals {
    *  created while it is set use two-dimensional paging (EPT) instead of shadow paging.
    *  Default off. Read at KVM_CREATE_VM. */
   enable_ept: boolean;
+  /** Module parameter mmu_cache (kvm.mmu_cache=0 turns it off): the shadow MMU keeps
+   *  shadow pages across guest CR3 loads, keyed by guest table, write-protecting the
+   *  guest's page tables (mmu.ts). Default on. Read at each CR3 load and shadow fault.
+   *  DIVERGENCE: Linux has no such switch (its cache is always on since 2007). */
+  mmu_cache: boolean;
   /** debugfs "kvm" (kvm_stat.ts); null when it could not be created or after exit. */
   debugfs_dir: dentry | null;
 }
@@ -30,5 +35,5 @@ export const kvm_globals = (): kvm_module_globals =>
   module_data<kvm_module_globals>("kvm", () => {
     const kvm_lock = new spinlock_t();
     spin_lock_init(kvm_lock, "kvm_lock");
-    return { kvm_lock, vm_list: [], misc: null, vmxarea: [], current_vmcs: [], enable_ept: false, debugfs_dir: null };
+    return { kvm_lock, vm_list: [], misc: null, vmxarea: [], current_vmcs: [], enable_ept: false, mmu_cache: true, debugfs_dir: null };
   });

@@ -68,12 +68,37 @@ export interface kvm_mmu_page {
   /** Level in the 2-level 32-bit format: 2 = page directory (root), 1 = page table;
    *  with two-dimensional paging (kvm.tdp), 4 = EPT PML4 (root) .. 1 = EPT page table. */
   level: number;
+  /** Shadow-page cache (mmu.ts): the guest frame this page shadows (the guest page
+   *  directory for a root, the guest page table for a level-1 page) and its role. */
+  gfn?: number;
+  role?: number;
+  /** In the cache's hash (kept across CR3 loads, its guest frame write-protected); a page
+   *  outside it is transient: freed at the next CR3 load, as every page was before the cache. */
+  cached?: boolean;
+  /** Kernel addresses of the shadow PDEs that point at this page. */
+  parents?: Set<number>;
 }
 
 export interface kvm_mmu {
   root: kvm_mmu_page | null;
   /** Every shadow page of this vcpu's MMU, freed on reset and destroy. */
   pages: kvm_mmu_page[];
+  /** The shadow-page cache's indexes (mmu.ts), created on first use. */
+  cache?: shadow_page_cache;
+}
+
+/** Protected by kvm.lock, like the shadow pages. */
+export interface shadow_page_cache {
+  /** Cached pages by "gfn:level:role". */
+  hash: Map<string, kvm_mmu_page>;
+  /** Cached pages by guest frame. */
+  by_gfn: Map<number, Set<kvm_mmu_page>>;
+  /** Every shadow page (cached or not) by host frame: a shadow PDE's target. */
+  by_pfn: Map<number, kvm_mmu_page>;
+  /** Reverse map: guest frame -> kernel addresses of the leaf shadow PTEs that map it. */
+  rmap: Map<number, Set<number>>;
+  /** Leaf shadow PTE address -> the guest frame it maps. */
+  spte_gfn: Map<number, number>;
 }
 
 export interface kvm {
@@ -89,6 +114,10 @@ export interface kvm {
   /** The process that created the VM; ioctls from another mm are refused (-EIO). */
   readonly mm: mm_struct | null;
   readonly stat: kvm_stat_counters;
+  /** The shadow-page cache's counters (mmu.ts), created on first use. Linux counts
+   *  mmu_cache_miss, mmu_shadow_zapped and mmu_pte_write in kvm_stat; hits are this
+   *  model's addition, for the reuse rate. */
+  mmu_cache_stat?: { hit: number; miss: number; zapped: number; pte_write: number };
   users_count: number;
   /** Two-dimensional paging (EPT) instead of shadow paging: the kvm module parameter
    *  enable_ept when the VM was created, if the CPU has EPT and unrestricted guest.

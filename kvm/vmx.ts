@@ -50,7 +50,7 @@ import { vmx_get_msr, vmx_set_msr } from "./x86_msr.js";
 import { complete_mmio, emulate_instruction, type emulation_outcome } from "./emulate.js";
 import { complete_pio, kvm_handle_io } from "./pio.js";
 import {
-  kvm_mmu_invlpg, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
+  kvm_mmu_invlpg, kvm_mmu_new_cr3, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
   nonpaging_page_fault, paging32_page_fault, type FaultResult, type mmu_memory_cache,
 } from "./mmu.js";
 import { TDP_SECONDARY_EXEC_CONTROL, construct_eptp, tdp_alloc_root, tdp_page_fault, tdp_root_hpa } from "./mmu_tdp.js";
@@ -805,7 +805,11 @@ function handle_cr(vcpu: kvm_vcpu): number {
         if (mode_change && !vcpu.kvm.tdp) kvm_mmu_reset_context(vcpu);
       } else if (cr === 3) {
         vcpu.cr3 = get(reg) >>> 0;
-        if ((vcpu.cr0 & X86_CR0_PG) !== 0) kvm_mmu_reset_context(vcpu);
+        if ((vcpu.cr0 & X86_CR0_PG) !== 0) {
+          spin_lock(vcpu.kvm.lock);
+          kvm_mmu_new_cr3(vcpu);
+          spin_unlock(vcpu.kvm.lock);
+        }
       } else if (cr === 4) {
         vmx_set_cr4(vcpu, get(reg));
         if (!vcpu.kvm.tdp) kvm_mmu_reset_context(vcpu);
