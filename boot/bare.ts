@@ -151,6 +151,26 @@ export function load_entry_state(cpu: X86Cpu, e: EntryState): void {
 const enc = new TextEncoder();
 
 export function run_bare(cfg: BareConfig): BareResult {
+  const g = bare_run(cfg);
+  for (;;) {
+    const r = g.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/** run_bare, giving Node's event loop a turn between slices, so that a long guest run does
+ *  not starve the process's own I/O (a test runner's messages, a terminal's output). */
+export async function run_bare_async(cfg: BareConfig): Promise<BareResult> {
+  const g = bare_run(cfg);
+  for (;;) {
+    const r = g.next();
+    if (r.done === true) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The bare machine's run loop; it yields between slices. */
+function* bare_run(cfg: BareConfig): Generator<void, BareResult, void> {
   const ram_bytes = cfg.mem_mib * 1024 * 1024;
   if (!Number.isInteger(cfg.mem_mib) || cfg.mem_mib < 1 || ram_bytes > 0xfec00000)
     throw new RangeError(`--bare: guest RAM of ${cfg.mem_mib} MiB is not 1 MiB .. 4075 MiB`);
@@ -208,6 +228,7 @@ export function run_bare(cfg: BareConfig): BareResult {
     return true;
   };
   for (;;) {
+    yield;
     sync_clock();
     const waiting = deliver();
     let budget = Math.min(waiting ? IRQ_WAIT_SLICE : SLICE, limit - x86.insns_retired);

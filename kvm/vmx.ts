@@ -179,6 +179,22 @@ export async function vmx_vcpu_load(vcpu: kvm_vcpu): Promise<void> {
   vcpu.cpu = cpu;
 }
 
+/** After a preemption point inside the loaded region: if the thread is still on the CPU
+ *  that holds its VMCS (get_cpu pinned it) but another vcpu made its own VMCS current
+ *  there meanwhile, make ours current again, as kvm_sched_in does through preempt
+ *  notifiers (2.6.23). A thread that moved to another CPU (a get_cpu that does not pin:
+ *  the 2007 snapshot) is left to fail as it did. */
+function vmx_vcpu_sched_in(vcpu: kvm_vcpu): void {
+  const cpu = smp_processor_id();
+  if (cpu !== vcpu.cpu) return;
+  const g = vmx_globals();
+  const phys = vmcs_hpa(vcpu);
+  if (g.current_vmcs[cpu] !== phys) {
+    g.current_vmcs[cpu] = phys;
+    vmcs_load(phys);
+  }
+}
+
 export function vmx_vcpu_put(_vcpu: kvm_vcpu): void {
   put_cpu();
 }
@@ -492,6 +508,7 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
     // (sched_pin); with a get_cpu() that does neither (the 2007 snapshot) the thread may
     // resume on another CPU and read a VMCS that is current somewhere else.
     await irqentry_exit_cond_resched();
+    vmx_vcpu_sched_in(vcpu);
     if (singlestep && st.ok) vmcs_writel(VMCS.GUEST_RFLAGS, vmcs_readl(VMCS.GUEST_RFLAGS) & ~X86_EFLAGS_TF);
     if (!st.ok) {
       set_exit_reason(run, KVM_EXIT_FAIL_ENTRY);

@@ -17,7 +17,7 @@ import { freebsd_abi } from "./libc/abi_freebsd.js";
 import { linux_abi } from "./libc/abi_linux.js";
 import { Libc } from "./libc/libc.js";
 import { vmm_main, type VmmConfig } from "./vmm/vmm.js";
-import { run_bare } from "../boot/bare.js";
+import { run_bare_async } from "../boot/bare.js";
 import { format_panic_report } from "../boot/panic_report.js";
 import { LINUXKPI_DEFAULT_CONFIG, LINUXKPI_TODAY_CONFIG, LINUX_KMOD_COMPAT_2007_CONFIG, LINUX_KMOD_COMPAT_2007_SNAPSHOT_CONFIG, type LinuxkpiConfig } from "../compat/linuxkpi/linux_config.js";
 import { FirmwareError, load_firmware } from "./vmm/loader/firmware.js";
@@ -181,7 +181,7 @@ export function build_cli(set_status: (n: number) => void): Command {
       }
       if (o.bare) {
         const entry_state = typeof loaded.entry === "number" ? real_mode_entry(loaded.entry) : loaded.entry;
-        const r = run_bare({ mem_mib: o.mem, images: loaded.images, entry_state, stdout: stdout_pipe, stderr: stderr_pipe });
+        const r = await run_bare_async({ mem_mib: o.mem, images: loaded.images, entry_state, stdout: stdout_pipe, stderr: stderr_pipe });
         if (o.verbose) process.stderr.write(`lkvm: --bare: ${r.insns} instructions, ended by ${r.end}\n`);
         set_status(r.exit_status);
         return;

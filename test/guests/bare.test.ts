@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { run_bare } from "../../boot/bare.js";
+import { run_bare_async } from "../../boot/bare.js";
 import { CapturePipe } from "../../machine/host_pipe.js";
 import { load_multiboot } from "../../userspace/vmm/loader/multiboot.js";
 import { load_firmware } from "../../userspace/vmm/loader/firmware.js";
@@ -68,12 +68,12 @@ describe("guests under --bare match QEMU", () => {
       it.skip(`${title} — skipped: ${reason}`, () => {});
       continue;
     }
-    it(title, () => {
+    it(title, async () => {
       const bytes = new Uint8Array(readFileSync(g.file));
       const loaded = g.kind === "kernel" ? load_multiboot(bytes, { mem_mib: MEM_MIB, cmdline: g.cmdline }) : load_firmware(bytes, { mem_mib: MEM_MIB });
       const stdout = new CapturePipe();
       const stderr = new CapturePipe();
-      const r = run_bare({ mem_mib: MEM_MIB, images: loaded.images, entry_state: loaded.entry, stdout, stderr, max_insns: 500_000_000 });
+      const r = await run_bare_async({ mem_mib: MEM_MIB, images: loaded.images, entry_state: loaded.entry, stdout, stderr, max_insns: 500_000_000 });
       expect(new TextDecoder().decode(stdout.bytes())).toBe(g.stdout.toString("latin1"));
       expect(Buffer.from(stdout.bytes()).equals(g.stdout)).toBe(true);
       expect(r.exit_status).toBe(g.status);
