@@ -12,6 +12,12 @@ ld -m elf_i386 -Ttext=0x1000 --oformat=binary -o hello-real/hello.bin hello-real
 rm -f hello-real/hello.o
 echo "built hello-real/hello.bin ($(stat -c %s hello-real/hello.bin) bytes)"
 
+# spin: flat real-mode image at 0x1000 (docs/port/2007-snapshot.md).
+as --32 -o spin/spin.o spin/spin.S
+ld -m elf_i386 -Ttext=0x1000 --oformat=binary -o spin/spin.bin spin/spin.o
+rm -f spin/spin.o
+echo "built spin/spin.bin ($(stat -c %s spin/spin.bin) bytes)"
+
 # Multiboot v1 ELF kernels: gcc -m32 freestanding, linked at 1 MiB by lib/multiboot.ld.
 # -mgeneral-regs-only: the CPU model has no x87 or SSE. -O2 gives the code a compiler
 # really emits (cmov, setcc, lea arithmetic, tail calls).
