@@ -253,6 +253,11 @@ export function build_cli(set_status: (n: number) => void): Command {
 export async function main(argv: string[]): Promise<number> {
   let status = 0;
   const cli = build_cli((n) => (status = n));
+  if (argv.length === 0) {
+    // No command is a usage error: the help goes to stderr, status 2 (--help is 0).
+    process.stderr.write(cli.helpInformation());
+    return EXIT_USAGE;
+  }
   try {
     await cli.parseAsync(argv, { from: "user" });
     return status;
