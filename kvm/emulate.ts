@@ -20,7 +20,7 @@ import {
 import { encode } from "../include/uapi/struct_layout.js";
 import { pr_err } from "../compat/linux/printk.js";
 import type { kvm_vcpu } from "./kvm_host.js";
-import { gfn_to_memslot, mark_page_dirty } from "./mmu.js";
+import { gfn_to_backing, mark_page_dirty } from "./mmu.js";
 import { paging32_walk_addr } from "./paging_tmpl.js";
 import {
   x86_emulate_complete_mmio_read, x86_emulate_complete_mmio_write, x86_emulate_ctxt, x86_emulate_insn, x86_emulate_mode,
@@ -115,10 +115,9 @@ function guest_access(vcpu: kvm_vcpu, linear: number, write: boolean): guest_acc
     gpa = w.gpa;
   }
   const gfn = Math.floor(gpa / PAGE_SIZE);
-  const slot = gfn_to_memslot(vcpu.kvm, gfn);
-  if (slot === null) return { kind: "mmio", gpa };
-  const p = slot.phys_mem[gfn - slot.base_gfn];
-  if (p === null) throw new NeedPin(gfn);
+  const p = gfn_to_backing(vcpu.kvm, gfn);
+  if (p === "mmio") return { kind: "mmio", gpa };
+  if (p === "unpinned") throw new NeedPin(gfn);
   return { kind: "ram", kva: kva(page_address(p) + (gpa % PAGE_SIZE)), gfn };
 }
 

@@ -296,8 +296,9 @@ function mmu_unprotect_for(kvm: kvm, gfn: number, write: boolean): boolean {
   return true;
 }
 
-/** The pinned host page behind a gfn: a page, "mmio" (no slot), or "unpinned". */
-function gfn_to_backing(kvm: kvm, gfn: number): page | "mmio" | "unpinned" {
+/** The pinned host page behind a gfn: a page, "mmio" (no slot), or "unpinned" (user
+ *  memory the guest has not touched yet: pin it with mmu_pin_gfn, which may sleep). */
+export function gfn_to_backing(kvm: kvm, gfn: number): page | "mmio" | "unpinned" {
   const slot = gfn_to_memslot(kvm, gfn);
   if (slot === null) return "mmio";
   return slot.phys_mem[gfn - slot.base_gfn] ?? "unpinned";
@@ -312,7 +313,7 @@ export function mark_page_dirty(kvm: kvm, gfn: number): void {
 }
 
 /** Pages of a dirty-logged slot are mapped writable only by a write fault, which logs them. */
-function logging(kvm: kvm, gfn: number): boolean {
+export function logging(kvm: kvm, gfn: number): boolean {
   return gfn_to_memslot(kvm, gfn)?.dirty_bitmap != null;
 }
 

@@ -37,7 +37,7 @@ import {
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import { PAGE_SHIFT, PAGE_SIZE, hpa, kva, type Kva, type gpa_t } from "../compat/linux/types.js";
 import type { kvm_mmu_page, kvm_vcpu } from "./kvm_host.js";
-import { gfn_to_memslot, kvm_mmu_reset_context, mark_page_dirty, type FaultResult, type mmu_memory_cache } from "./mmu.js";
+import { gfn_to_backing, kvm_mmu_reset_context, logging, mark_page_dirty, type FaultResult, type mmu_memory_cache } from "./mmu.js";
 
 const EPT_ENT_PER_PAGE = 512;
 const PT64_LEVEL_BITS = 9;
@@ -132,11 +132,10 @@ export function tdp_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, gpa: gpa
   const write = (qualification & EPT_VIOLATION_ACC_WRITE) !== 0;
   spin_lock(kvm.lock);
   try {
-    const slot = gfn_to_memslot(kvm, gfn);
-    if (slot === null) return { kind: "mmio", gpa };
-    const backing = slot.phys_mem[gfn - slot.base_gfn];
-    if (backing === null) return { kind: "retry", pin_gfn: gfn };
-    const writable = write || slot.dirty_bitmap === null;
+    const backing = gfn_to_backing(kvm, gfn);
+    if (backing === "mmio") return { kind: "mmio", gpa };
+    if (backing === "unpinned") return { kind: "retry", pin_gfn: gfn };
+    const writable = write || !logging(kvm, gfn);
     const rwx = VMX_EPT_READABLE_MASK | VMX_EPT_EXECUTABLE_MASK | (writable ? VMX_EPT_WRITABLE_MASK : 0);
     if (!tdp_set_spte(vcpu, cache, gfn * PAGE_SIZE, page_to_pfn(backing), rwx)) return RETRY;
     if (write) mark_page_dirty(kvm, gfn);

@@ -22,7 +22,7 @@ import { kread32, kwrite32 } from "../compat/linux/kmem.js";
 import { page_address } from "../compat/linux/mm.js";
 import { PAGE_SIZE, kva, type gpa_t, type gva_t } from "../compat/linux/types.js";
 import type { kvm, kvm_vcpu } from "./kvm_host.js";
-import { gfn_to_memslot } from "./mmu.js";
+import { gfn_to_backing } from "./mmu.js";
 
 export const PT_PRESENT_MASK = 1 << 0;
 export const PT_WRITABLE_MASK = 1 << 1;
@@ -53,17 +53,16 @@ type guest_word = { ok: true; value: number } | { ok: false; gfn: number; unpinn
 /** Load a 32-bit word of guest-physical memory through the memory slots. */
 export function kvm_read_guest_u32(kvm: kvm, addr: gpa_t): guest_word {
   const gfn = Math.floor(addr / PAGE_SIZE);
-  const slot = gfn_to_memslot(kvm, gfn);
-  if (slot === null) return { ok: false, gfn, unpinned: false };
-  const p = slot.phys_mem[gfn - slot.base_gfn];
-  if (p === null) return { ok: false, gfn, unpinned: true };
+  const p = gfn_to_backing(kvm, gfn);
+  if (p === "mmio" || p === "unpinned") return { ok: false, gfn, unpinned: p === "unpinned" };
   return { ok: true, value: kread32(kva(page_address(p) + (addr % PAGE_SIZE))) };
 }
 
+/** Store into guest memory the walk has just read (so it is RAM and pinned). */
 function kvm_write_guest_u32(kvm: kvm, addr: gpa_t, v: number): void {
-  const gfn = Math.floor(addr / PAGE_SIZE);
-  const slot = gfn_to_memslot(kvm, gfn)!;
-  kwrite32(kva(page_address(slot.phys_mem[gfn - slot.base_gfn]!) + (addr % PAGE_SIZE)), v >>> 0);
+  const p = gfn_to_backing(kvm, Math.floor(addr / PAGE_SIZE));
+  if (p === "mmio" || p === "unpinned") throw new Error(`kvm: guest page-table write to gpa 0x${addr.toString(16)}, which is not pinned RAM`);
+  kwrite32(kva(page_address(p) + (addr % PAGE_SIZE)), v >>> 0);
 }
 
 /** paging32_walk_addr: walk the guest's tables for `addr` as an access of the given
