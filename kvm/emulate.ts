@@ -10,16 +10,13 @@
 // on the MMIO access again).
 
 import { VMCS, vmcs_read32, vmcs_readl, vmcs_writel } from "../compat/linux/asm/vmx.js";
-import { kread, kwrite, kwrite32 } from "../compat/linux/kmem.js";
+import { kread, kwrite } from "../compat/linux/kmem.js";
 import { page_address } from "../compat/linux/mm.js";
 import { PAGE_SIZE, kva, type Kva, type gva_t } from "../compat/linux/types.js";
-import {
-  KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, KVM_INTERNAL_ERROR_EMULATION, KVM_RUN_EXIT_UNION, kvm_run_header_layout,
-  kvm_run_mmio_layout,
-} from "../include/uapi/linux/kvm.js";
+import { KVM_EXIT_MMIO, KVM_RUN_EXIT_UNION, kvm_run_mmio_layout } from "../include/uapi/linux/kvm.js";
 import { encode } from "../include/uapi/struct_layout.js";
-import { pr_err } from "../compat/linux/printk.js";
 import type { kvm_vcpu } from "./kvm_host.js";
+import { kvm_internal_error, set_exit_reason, set_exit_union } from "./kvm_run.js";
 import { gfn_to_backing, mark_page_dirty } from "./mmu.js";
 import { paging32_walk_addr } from "./paging_tmpl.js";
 import {
@@ -161,8 +158,8 @@ function finish(vcpu: kvm_vcpu, e: vcpu_emulation, r: x86_emulate_result): emula
     case "mmio_write": {
       const data = new Uint8Array(8);
       if (r.kind === "mmio_write") data.set(r.data.subarray(0, 8));
-      kwrite32(kva(run + kvm_run_header_layout.offsetOf("exit_reason")!), KVM_EXIT_MMIO);
-      kwrite(kva(run + KVM_RUN_EXIT_UNION), encode(kvm_run_mmio_layout, {
+      set_exit_reason(run, KVM_EXIT_MMIO);
+      set_exit_union(run, encode(kvm_run_mmio_layout, {
         phys_addr: BigInt(r.gpa), data, len: r.len, is_write: r.kind === "mmio_write" ? 1 : 0,
       }));
       e.mmio_pending = r.kind === "mmio_read" ? "read" : "write";
@@ -171,9 +168,7 @@ function finish(vcpu: kvm_vcpu, e: vcpu_emulation, r: x86_emulate_result): emula
       return { kind: "exit" };
     }
     case "unhandleable":
-      pr_err(`kvm: emulation failure at eip 0x${e.ctxt.eip.toString(16)}: ${r.why}`);
-      kwrite32(kva(run + kvm_run_header_layout.offsetOf("exit_reason")!), KVM_EXIT_INTERNAL_ERROR);
-      kwrite32(kva(run + KVM_RUN_EXIT_UNION), KVM_INTERNAL_ERROR_EMULATION);
+      kvm_internal_error(run, `at eip 0x${e.ctxt.eip.toString(16)}: ${r.why}`);
       return { kind: "exit" };
   }
 }

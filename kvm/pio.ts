@@ -13,11 +13,11 @@
 
 import { VMCS, vmcs_read32, vmcs_readl, vmcs_writel } from "../compat/linux/asm/vmx.js";
 import { kread, kwrite } from "../compat/linux/kmem.js";
-import { PAGE_SIZE, kva, type Kva } from "../compat/linux/types.js";
-import { KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_PIO_PAGE_OFFSET, KVM_RUN_EXIT_UNION, kvm_run_header_layout, kvm_run_io_layout } from "../include/uapi/linux/kvm.js";
+import { PAGE_SIZE, type Kva } from "../compat/linux/types.js";
+import { KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_PIO_PAGE_OFFSET, kvm_run_io_layout } from "../include/uapi/linux/kvm.js";
 import { encode } from "../include/uapi/struct_layout.js";
-import { kwrite32 } from "../compat/linux/kmem.js";
 import type { kvm_vcpu } from "./kvm_host.js";
+import { set_exit_reason, set_exit_union } from "./kvm_run.js";
 import { guest_linear_to_kva } from "./emulate.js";
 import { mark_page_dirty } from "./mmu.js";
 
@@ -40,8 +40,8 @@ export type pio_outcome =
   | { kind: "unhandleable"; why: string };
 
 function exit_io(vcpu: kvm_vcpu, is_in: boolean, size: number, port: number, count: number): void {
-  kwrite32(kva(vcpu.run + kvm_run_header_layout.offsetOf("exit_reason")!), KVM_EXIT_IO);
-  kwrite(kva(vcpu.run + KVM_RUN_EXIT_UNION), encode(kvm_run_io_layout, {
+  set_exit_reason(vcpu.run, KVM_EXIT_IO);
+  set_exit_union(vcpu.run, encode(kvm_run_io_layout, {
     direction: is_in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT, size, port, count,
     data_offset: BigInt(KVM_PIO_PAGE_OFFSET * PAGE_SIZE),
   }));

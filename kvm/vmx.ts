@@ -40,15 +40,15 @@ import { PAGE_SHIFT, gpa, gva, kva, type Kva } from "../compat/linux/types.js";
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import {
   KVM_EXIT_DEBUG, KVM_EXIT_EXCEPTION, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_IRQ_WINDOW_OPEN,
-  KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_SW_BP, kvm_debug_exit_arch_layout, KVM_EXIT_INTERNAL_ERROR,
-  KVM_EXIT_INTR, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN, KVM_INTERNAL_ERROR_EMULATION, KVM_RUN_EXIT_UNION,
-  kvm_run_header_layout, type kvm_segment, type kvm_sregs,
+  KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_SW_BP, kvm_debug_exit_arch_layout,
+  KVM_EXIT_INTR, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN, kvm_run_header_layout, type kvm_segment, type kvm_sregs,
 } from "../include/uapi/linux/kvm.js";
 import { encode, u64 } from "../include/uapi/struct_layout.js";
 import type { kvm_vcpu } from "./kvm_host.js";
 import { vmx_get_msr, vmx_set_msr } from "./x86_msr.js";
 import { complete_mmio, emulate_instruction, type emulation_outcome } from "./emulate.js";
 import { complete_pio, kvm_handle_io } from "./pio.js";
+import { kvm_internal_error, set_exit_reason, set_exit_union } from "./kvm_run.js";
 import {
   kvm_mmu_invlpg, kvm_mmu_new_cr3, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
   nonpaging_page_fault, paging32_page_fault, type FaultResult, type mmu_memory_cache,
@@ -433,7 +433,7 @@ export function vmx_update_exception_bitmap(vcpu: kvm_vcpu): void {
 function debug_exit(vcpu: kvm_vcpu, exception: number, dr6: number): number {
   const pc = (vmcs_readl(VMCS.GUEST_CS_BASE) + vmcs_readl(VMCS.GUEST_RIP)) >>> 0;
   set_exit_reason(vcpu.run, KVM_EXIT_DEBUG);
-  kwrite(kva(vcpu.run + KVM_RUN_EXIT_UNION), encode(kvm_debug_exit_arch_layout, {
+  set_exit_union(vcpu.run, encode(kvm_debug_exit_arch_layout, {
     exception, pad: 0, pc: BigInt(pc), dr6: BigInt(dr6 >>> 0), dr7: BigInt(vmcs_readl(VMCS.GUEST_DR7) >>> 0),
   }));
   return 0;
@@ -444,10 +444,6 @@ function debug_exit(vcpu: kvm_vcpu, exception: number, dr6: number): number {
 function skip_emulated_instruction(): void {
   const len = vmcs_read32(VMCS.VM_EXIT_INSTRUCTION_LEN);
   vmcs_writel(VMCS.GUEST_RIP, (vmcs_readl(VMCS.GUEST_RIP) + len) >>> 0);
-}
-
-function set_exit_reason(run: Kva, reason: number): void {
-  kwrite32(kva(run + kvm_run_header_layout.offsetOf("exit_reason")!), reason);
 }
 
 /** KVM_RUN. Returns 0 with kvm_run describing the exit, or -errno. */
@@ -512,7 +508,7 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
     if (singlestep && st.ok) vmcs_writel(VMCS.GUEST_RFLAGS, vmcs_readl(VMCS.GUEST_RFLAGS) & ~X86_EFLAGS_TF);
     if (!st.ok) {
       set_exit_reason(run, KVM_EXIT_FAIL_ENTRY);
-      kwrite(kva(run + KVM_RUN_EXIT_UNION), encode(u64(), BigInt(st.invalid ? 0xffffffff : st.error)));
+      set_exit_union(run, encode(u64(), BigInt(st.invalid ? 0xffffffff : st.error)));
       r = 0;
       break;
     }
@@ -547,6 +543,14 @@ function vmx_complete_interrupts(): void {
     vmcs_write32(VMCS.VM_ENTRY_INSTRUCTION_LEN, vmcs_read32(VMCS.VM_EXIT_INSTRUCTION_LEN));
 }
 
+/** A fault needs a guest page pinned (or shadow pages allocated) first, which may sleep:
+ *  note it, re-enter, and let the loop's kvm_resched do it with the vcpu put. */
+function request_pin(vmx: vcpu_vmx, gfn: number | null): number {
+  vmx.pin_gfn = gfn;
+  vmx.need_topup = true;
+  return 1;
+}
+
 /** kvm_resched: put the vcpu, do what may sleep, load it again (maybe on another CPU). */
 async function kvm_resched(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
   vmx_vcpu_put(vcpu);
@@ -576,7 +580,7 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
   stat.exits++;
   if ((exit_reason & VMX_EXIT_REASONS_FAILED_VMENTRY) !== 0) {
     set_exit_reason(run, KVM_EXIT_FAIL_ENTRY);
-    kwrite(kva(run + KVM_RUN_EXIT_UNION), encode(u64(), BigInt(exit_reason & 0xffff)));
+    set_exit_union(run, encode(u64(), BigInt(exit_reason & 0xffff)));
     return 0;
   }
   switch (exit_reason) {
@@ -594,9 +598,7 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
           case "fixed":
             return 1;
           case "retry":
-            vmx.pin_gfn = r.pin_gfn;
-            vmx.need_topup = true;
-            return 1;
+            return request_pin(vmx, r.pin_gfn);
           case "guest_fault":
             kvm_inject_page_fault(vcpu, addr, r.error_code);
             return 1;
@@ -686,7 +688,7 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
     default: {
       // kvm_run->hw.hardware_exit_reason
       set_exit_reason(run, KVM_EXIT_UNKNOWN);
-      kwrite(kva(run + KVM_RUN_EXIT_UNION), encode(u64(), BigInt(exit_reason)));
+      set_exit_union(run, encode(u64(), BigInt(exit_reason)));
       return 0;
     }
   }
@@ -698,9 +700,7 @@ function handle_emulation(vcpu: kvm_vcpu, vmx: vcpu_vmx, o: emulation_outcome): 
     case "continue":
       return 1;
     case "pin":
-      vmx.pin_gfn = o.gfn;
-      vmx.need_topup = true;
-      return 1;
+      return request_pin(vmx, o.gfn);
     case "exit":
       return 0;
     case "inject":
@@ -741,22 +741,13 @@ function kvm_inject_gp(_vcpu: kvm_vcpu): void {
   vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
 }
 
-function kvm_internal_error(run: Kva, why: string): number {
-  pr_err(`kvm: emulation failure: ${why}`);
-  set_exit_reason(run, KVM_EXIT_INTERNAL_ERROR);
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setUint32(0, KVM_INTERNAL_ERROR_EMULATION, true);
-  kwrite(kva(run + KVM_RUN_EXIT_UNION), b);
-  return 0;
-}
-
 function run_exception(run: Kva, vector: number, error_code: number): void {
   set_exit_reason(run, KVM_EXIT_EXCEPTION);
   const b = new Uint8Array(8);
   const dv = new DataView(b.buffer);
   dv.setUint32(0, vector, true);
   dv.setUint32(4, error_code >>> 0, true);
-  kwrite(kva(run + KVM_RUN_EXIT_UNION), b);
+  set_exit_union(run, b);
 }
 
 /** handle_io: decode the exit qualification (size-1 [2:0], IN [3], string [4], REP [5],
@@ -770,9 +761,7 @@ function handle_io(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
     case "continue":
       return 1;
     case "pin":
-      vmx.pin_gfn = o.gfn;
-      vmx.need_topup = true;
-      return 1;
+      return request_pin(vmx, o.gfn);
     case "page_fault":
       kvm_inject_page_fault(vcpu, o.cr2, o.error_code);
       return 1;
@@ -791,9 +780,7 @@ function handle_ept_violation(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
     case "fixed":
       return 1;
     case "retry":
-      vmx.pin_gfn = r.pin_gfn;
-      vmx.need_topup = true;
-      return 1;
+      return request_pin(vmx, r.pin_gfn);
     case "guest_fault":
       return kvm_internal_error(vcpu.run, "EPT violation reported as a guest page fault");
     case "mmio":
