@@ -6,6 +6,7 @@ import { run_world, type HostName } from "../../boot/world.js";
 import { freebsd_abi } from "../../userspace/libc/abi_freebsd.js";
 import { linux_abi } from "../../userspace/libc/abi_linux.js";
 import { Libc } from "../../userspace/libc/libc.js";
+import type { Uva } from "../../machine/addr.js";
 
 export const HOSTS: HostName[] = ["freebsd", "linux"];
 
@@ -42,4 +43,26 @@ export async function run_on(host: HostName, main: (c: Libc) => Promise<number>,
     signal: r.status.signal,
     leaked_pages: r.free_pages_before - r.free_pages_after,
   };
+}
+
+/** Run `body` as a user program on a host; return what it logged. The run must end
+ *  cleanly (status 0, nothing on stderr) and give back every page. */
+export async function run_logged(host: HostName, body: (c: Libc, log: (x: unknown) => void) => Promise<void>): Promise<unknown[]> {
+  const { expect } = await import("vitest");
+  const log: unknown[] = [];
+  const o = await run_on(host, async (c) => {
+    await body(c, (x) => log.push(x));
+    return 0;
+  });
+  expect(o.stderr).toBe("");
+  expect(o.exit_code).toBe(0);
+  expect(o.leaked_pages).toBe(0);
+  return log;
+}
+
+/** Anonymous private read/write memory of this process. */
+export async function anon(c: Libc, len: number): Promise<Uva> {
+  const p = await c.mmap(null, len, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0);
+  if (p === null) throw new Error(`mmap: ${c.errname()}`);
+  return p;
 }

@@ -6,22 +6,11 @@ import { describe, expect, it } from "vitest";
 import * as k from "../../include/uapi/linux/kvm.js";
 import { uva, type Uva } from "../../machine/addr.js";
 import type { Libc } from "../../userspace/libc/libc.js";
-import { HOSTS, run_on } from "./harness.js";
+import { HOSTS, anon, run_logged } from "./harness.js";
 
-type Check = (c: Libc, log: (x: unknown) => void) => Promise<void>;
 
 /** Run `body` on a host; return what it logged. The run must not leak a page. */
-async function on(host: (typeof HOSTS)[number], body: Check): Promise<unknown[]> {
-  const log: unknown[] = [];
-  const o = await run_on(host, async (c) => {
-    await body(c, (x) => log.push(x));
-    return 0;
-  });
-  expect(o.stderr).toBe("");
-  expect(o.exit_code).toBe(0);
-  expect(o.leaked_pages).toBe(0);
-  return log;
-}
+const on = run_logged;
 
 /** ioctl result as a number, or the errno name. */
 async function r(c: Libc, fd: number, def: Parameters<Libc["ioctl"]>[1], arg: number | bigint = 0): Promise<number | string> {
@@ -50,11 +39,6 @@ async function struct_arg<T>(c: Libc, layout: { span: number; encode(v: T, b: Ui
   return p;
 }
 
-async function anon(c: Libc, len: number): Promise<Uva> {
-  const p = await c.mmap(null, len, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0);
-  if (p === null) throw new Error(`mmap: ${c.errname()}`);
-  return p;
-}
 
 const region = (slot: number, gpa: number, size: number, addr: number, flags = 0): k.kvm_userspace_memory_region => ({
   slot, flags, guest_phys_addr: BigInt(gpa), memory_size: BigInt(size), userspace_addr: BigInt(addr),

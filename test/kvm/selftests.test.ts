@@ -8,25 +8,10 @@ import * as k from "../../include/uapi/linux/kvm.js";
 import { uva, type Uva } from "../../machine/addr.js";
 import type { Libc } from "../../userspace/libc/libc.js";
 import { Kvm, type VcpuFd, type VmFd } from "../../userspace/lib/kvm.js";
-import { HOSTS, run_on } from "./harness.js";
+import { HOSTS, anon, run_logged } from "./harness.js";
 
-async function on(host: (typeof HOSTS)[number], body: (c: Libc, log: (x: unknown) => void) => Promise<void>): Promise<unknown[]> {
-  const log: unknown[] = [];
-  const o = await run_on(host, async (c) => {
-    await body(c, (x) => log.push(x));
-    return 0;
-  });
-  expect(o.stderr).toBe("");
-  expect(o.exit_code).toBe(0);
-  expect(o.leaked_pages).toBe(0);
-  return log;
-}
+const on = run_logged;
 
-async function anon(c: Libc, len: number): Promise<Uva> {
-  const p = await c.mmap(null, len, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0);
-  if (p === null) throw new Error(`mmap: ${c.errname()}`);
-  return p;
-}
 
 /** A vcpu in real mode at cs = 0, ip = `rip`. */
 async function real_mode_vcpu(vm: VmFd, rip: number, regs: Partial<Record<"rax" | "rbx" | "rcx", bigint>> = {}): Promise<VcpuFd> {
