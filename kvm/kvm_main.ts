@@ -122,7 +122,7 @@ async function kvm_dev_ioctl_create_vm(): Promise<number> {
     return fd;
   }
   const g = kvm_globals();
-  spin_lock(g.kvm_lock);
+  await spin_lock(g.kvm_lock);
   g.vm_list.push(kvm);
   spin_unlock(g.kvm_lock);
   kvm_create_vm_debugfs(kvm, fd);
@@ -176,7 +176,7 @@ async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_re
     const old = kvm.memslots[mem.slot];
     if (npages === 0) {
       if (old === null) return -EINVAL;
-      spin_lock(kvm.lock);
+      await spin_lock(kvm.lock);
       kvm.memslots[mem.slot] = null;
       kvm_mmu_zap_all(kvm);
       recount_slots(kvm);
@@ -190,7 +190,7 @@ async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_re
           (!user || BigInt(old.userspace_addr!) === mem.userspace_addr)) {
         if (old.flags === mem.flags) return 0;
         // Only the flags change (dirty logging on or off): keep the memory.
-        spin_lock(kvm.lock);
+        await spin_lock(kvm.lock);
         old.flags = mem.flags;
         old.dirty_bitmap = mem.flags & uapi.KVM_MEM_LOG_DIRTY_PAGES ? new Uint8Array(dirty_bitmap_bytes(npages)) : null;
         kvm_mmu_zap_all(kvm);
@@ -225,7 +225,7 @@ async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_re
         }
       }
     }
-    spin_lock(kvm.lock);
+    await spin_lock(kvm.lock);
     kvm.memslots[mem.slot] = slot;
     kvm_mmu_zap_all(kvm);
     recount_slots(kvm);
@@ -251,7 +251,7 @@ async function kvm_vm_ioctl_get_dirty_log(kvm: kvm, argp: Uva): Promise<number> 
   try {
     const slot = kvm.memslots[log.slot];
     if (slot === null || slot.dirty_bitmap === null) return -ENOENT;
-    spin_lock(kvm.lock);
+    await spin_lock(kvm.lock);
     const snapshot = slot.dirty_bitmap.slice();
     slot.dirty_bitmap.fill(0);
     if (snapshot.some((x) => x !== 0)) kvm_mmu_zap_all(kvm);
@@ -294,7 +294,7 @@ async function kvm_vm_release(_ino: inode, filp: file): Promise<number> {
 async function kvm_put_kvm(kvm: kvm): Promise<void> {
   if (--kvm.users_count > 0) return;
   const g = kvm_globals();
-  spin_lock(g.kvm_lock);
+  await spin_lock(g.kvm_lock);
   const i = g.vm_list.indexOf(kvm);
   if (i >= 0) g.vm_list.splice(i, 1);
   spin_unlock(g.kvm_lock);
@@ -429,7 +429,7 @@ async function kvm_vcpu_ioctl_locked(vcpu: kvm_vcpu, cmd: number, arg: number): 
       if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
       const s = uapi.kvm_sregs_layout.decode(b);
       await vmx_vcpu_load(vcpu);
-      spin_lock(vcpu.kvm.lock);
+      await spin_lock(vcpu.kvm.lock);
       vmx_set_sregs(vcpu, s);
       spin_unlock(vcpu.kvm.lock);
       vmx_vcpu_put(vcpu);
@@ -446,7 +446,7 @@ async function kvm_vcpu_ioctl_locked(vcpu: kvm_vcpu, cmd: number, arg: number): 
       // The walk reads guest page tables; user memory behind them is pinned first.
       let gpa: number | null = null;
       for (let tries = 0; tries < 3; tries++) {
-        spin_lock(vcpu.kvm.lock);
+        await spin_lock(vcpu.kvm.lock);
         const w = kvm_mmu_gva_to_gpa(vcpu, Number(tr.linear_address & 0xffffffffn));
         spin_unlock(vcpu.kvm.lock);
         if (w.kind !== "unpinned") {

@@ -26,11 +26,11 @@ export const KVM_STAT_NAMES: readonly (keyof kvm_stat_counters)[] = [
 
 /** stat_get: the sum of one counter over vm_list (data is the counter's name). */
 const stat_fops: simple_attribute = {
-  get(data: unknown): bigint {
+  async get(data: unknown): Promise<bigint> {
     const g = kvm_globals();
     const name = data as keyof kvm_stat_counters;
     let sum = 0;
-    spin_lock(g.kvm_lock);
+    await spin_lock(g.kvm_lock);
     for (const kvm of g.vm_list) sum += kvm.stat[name];
     spin_unlock(g.kvm_lock);
     return BigInt(sum);

@@ -319,11 +319,11 @@ export function logging(kvm: kvm, gfn: number): boolean {
 
 /** nonpaging_page_fault: guest paging is off, so the faulting linear address is the
  *  guest-physical address; map it 1:1 onto the host frame behind it. */
-export function nonpaging_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gpa_t, error_code: number): FaultResult {
+export async function nonpaging_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gpa_t, error_code: number): Promise<FaultResult> {
   const kvm = vcpu.kvm;
   const gfn = Math.floor(addr / PAGE_SIZE);
   const write = (error_code & PFERR_WRITE_MASK) !== 0;
-  spin_lock(kvm.lock);
+  await spin_lock(kvm.lock);
   try {
     const backing = gfn_to_backing(kvm, gfn);
     if (backing === "mmio") return { kind: "mmio", gpa: addr };
@@ -340,11 +340,11 @@ export function nonpaging_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, ad
 
 /** paging32_page_fault: walk the guest's tables; reflect the guest's own faults, set
  *  its A/D bits, and shadow the mapping (see paging_tmpl.ts for the rules). */
-export function paging32_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gva_t, error_code: number): FaultResult {
+export async function paging32_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: gva_t, error_code: number): Promise<FaultResult> {
   const kvm = vcpu.kvm;
   const write = (error_code & PFERR_WRITE_MASK) !== 0;
   const user = (error_code & PFERR_USER_MASK) !== 0;
-  spin_lock(kvm.lock);
+  await spin_lock(kvm.lock);
   try {
     const w = paging32_walk_addr(vcpu, addr, write, user);
     switch (w.kind) {

@@ -126,11 +126,11 @@ function tdp_set_spte(vcpu: kvm_vcpu, cache: mmu_memory_cache, gpa: number, host
  *  of SDM Table 28-7. Maps the page behind it (read/execute, and write unless the slot
  *  logs dirty pages and this was not a write), reports MMIO for a gpa outside every
  *  slot, or asks for the page to be pinned first. */
-export function tdp_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, gpa: gpa_t, qualification: number): FaultResult {
+export async function tdp_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, gpa: gpa_t, qualification: number): Promise<FaultResult> {
   const kvm = vcpu.kvm;
   const gfn = Math.floor(gpa / PAGE_SIZE);
   const write = (qualification & EPT_VIOLATION_ACC_WRITE) !== 0;
-  spin_lock(kvm.lock);
+  await spin_lock(kvm.lock);
   try {
     const backing = gfn_to_backing(kvm, gfn);
     if (backing === "mmio") return { kind: "mmio", gpa };

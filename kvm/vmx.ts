@@ -468,7 +468,7 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
       r = -EINTR;
       break;
     }
-    spin_lock(vcpu.kvm.lock);
+    await spin_lock(vcpu.kvm.lock);
     const have_root = vcpu.kvm.tdp ? tdp_alloc_root(vcpu, vmx.mmu_cache) : mmu_alloc_root(vcpu, vmx.mmu_cache);
     spin_unlock(vcpu.kvm.lock);
     if (!have_root) {
@@ -516,7 +516,7 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
     // Without CR3 exiting the guest's CR3 changes in the VMCS only.
     if (vcpu.kvm.tdp) vcpu.cr3 = vmcs_readl(VMCS.GUEST_CR3) >>> 0;
     vmx_complete_interrupts();
-    r = vmx_handle_exit(vcpu, vmx);
+    r = await vmx_handle_exit(vcpu, vmx);
     if (r <= 0) break;
     if (vmx.need_topup || vmx.slice_over || need_resched()) {
       vmx.slice_over = false;
@@ -573,7 +573,7 @@ function post_kvm_run_save(vcpu: kvm_vcpu): void {
 
 /** The exit handler: one switch on the basic exit reason. 1 = handled, re-enter the
  *  guest; 0 = return to userspace with kvm_run filled in; < 0 = error. */
-function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
+async function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
   const run = vcpu.run;
   const stat = vcpu.kvm.stat;
   const exit_reason = vmcs_read32(VMCS.VM_EXIT_REASON);
@@ -591,9 +591,9 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
         const addr = vmcs_readl(VMCS.EXIT_QUALIFICATION);
         const error_code = vmcs_read32(VMCS.VM_EXIT_INTR_ERROR_CODE);
         let r: FaultResult;
-        if ((vcpu.cr0 & X86_CR0_PG) === 0) r = nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(addr), error_code);
+        if ((vcpu.cr0 & X86_CR0_PG) === 0) r = await nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(addr), error_code);
         else if ((vcpu.cr4 & X86_CR4_PAE) !== 0) return kvm_internal_error(run, "PAE guest paging is not shadowed by this MMU");
-        else r = paging32_page_fault(vcpu, vmx.mmu_cache, gva(addr), error_code);
+        else r = await paging32_page_fault(vcpu, vmx.mmu_cache, gva(addr), error_code);
         switch (r.kind) {
           case "fixed":
             return 1;
@@ -679,7 +679,7 @@ function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
       return kvm_internal_error(run, `EPT misconfiguration at gpa 0x${vmcs_read32(VMCS.GUEST_PHYSICAL_ADDRESS).toString(16)}`);
     case EXIT_REASON_INVLPG:
       if ((vcpu.cr0 & X86_CR0_PG) !== 0) {
-        spin_lock(vcpu.kvm.lock);
+        await spin_lock(vcpu.kvm.lock);
         kvm_mmu_invlpg(vcpu, gva(vmcs_readl(VMCS.EXIT_QUALIFICATION)));
         spin_unlock(vcpu.kvm.lock);
       }
@@ -773,9 +773,9 @@ function handle_io(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
 /** handle_ept_violation: fill the EPT for the guest-physical address (tdp_page_fault);
  *  the instruction restarts on the next entry (RIP was not advanced). A gpa outside every
  *  slot is MMIO: the instruction is emulated. */
-function handle_ept_violation(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
+async function handle_ept_violation(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
   const addr = vmcs_read32(VMCS.GUEST_PHYSICAL_ADDRESS);
-  const r = tdp_page_fault(vcpu, vmx.mmu_cache, gpa(addr), vmcs_readl(VMCS.EXIT_QUALIFICATION));
+  const r = await tdp_page_fault(vcpu, vmx.mmu_cache, gpa(addr), vmcs_readl(VMCS.EXIT_QUALIFICATION));
   switch (r.kind) {
     case "fixed":
       return 1;
@@ -791,7 +791,7 @@ function handle_ept_violation(vcpu: kvm_vcpu, vmx: vcpu_vmx): number {
 
 /** handle_cr: MOV to/from CR0, CR3, CR4, CLTS and LMSW (exit qualification: CR number
  *  [3:0], access type [5:4], GPR [11:8], LMSW source [31:16]). */
-function handle_cr(vcpu: kvm_vcpu): number {
+async function handle_cr(vcpu: kvm_vcpu): Promise<number> {
   const q = vmcs_readl(VMCS.EXIT_QUALIFICATION);
   const cr = q & 15;
   const type = (q >>> 4) & 3;
@@ -810,7 +810,7 @@ function handle_cr(vcpu: kvm_vcpu): number {
       } else if (cr === 3) {
         vcpu.cr3 = get(reg) >>> 0;
         if ((vcpu.cr0 & X86_CR0_PG) !== 0) {
-          spin_lock(vcpu.kvm.lock);
+          await spin_lock(vcpu.kvm.lock);
           kvm_mmu_new_cr3(vcpu);
           spin_unlock(vcpu.kvm.lock);
         }

@@ -50,7 +50,8 @@ export interface linux_kernel_api {
 
   // <linux/spinlock.h>, <linux/mutex.h>
   spin_lock_init(lock: spinlock_t, name: string): void;
-  spin_lock(lock: spinlock_t): void;
+  /** Spins (preemption off) while another CPU holds the lock. */
+  spin_lock(lock: spinlock_t): Promise<void>;
   spin_unlock(lock: spinlock_t): void;
   mutex_init(lock: mutex, name: string): void;
   mutex_lock(lock: mutex): Promise<void>;
@@ -62,6 +63,12 @@ export interface linux_kernel_api {
   sema_init(sem: semaphore, val: number, name: string): void;
   down(sem: semaphore): Promise<void>;
   up(sem: semaphore): void;
+
+  // <linux/delay.h>: busy-wait delays; time passes on this CPU, nothing else runs on it
+  // (legal under a spinlock; msleep would sleep).
+  ndelay(nsecs: number): Promise<void>;
+  udelay(usecs: number): Promise<void>;
+  mdelay(msecs: number): Promise<void>;
 
   // <linux/sched.h>, <linux/preempt.h>, <linux/smp.h>
   get_current(): task_struct;

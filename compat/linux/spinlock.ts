@@ -1,6 +1,7 @@
 // include/linux/spinlock.h. Holding a spinlock disables preemption: code between
 // spin_lock and spin_unlock must not sleep (await anything that may block); the
-// kernels check that at run time.
+// kernels check that at run time. spin_lock is awaited because a contender spins while
+// the holder (on another CPU) is still inside, e.g. in a udelay.
 
 import { linux_api } from "./export.js";
 import { spinlock_t } from "./lock_types.js";
@@ -8,7 +9,7 @@ import { spinlock_t } from "./lock_types.js";
 export { spinlock_t };
 
 export const spin_lock_init = (lock: spinlock_t, name = "spinlock"): void => linux_api().spin_lock_init(lock, name);
-export const spin_lock = (lock: spinlock_t): void => linux_api().spin_lock(lock);
+export const spin_lock = (lock: spinlock_t): Promise<void> => linux_api().spin_lock(lock);
 export const spin_unlock = (lock: spinlock_t): void => linux_api().spin_unlock(lock);
 
 /** DEFINE_SPINLOCK for a structure field: a lock initialised on first use would hide

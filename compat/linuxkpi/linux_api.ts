@@ -22,6 +22,7 @@ import { linux_get_cpu, linux_num_online_cpus, linux_on_each_cpu, linux_put_cpu,
 import { linux_anon_inode_getfd, linux_fget, linux_file_inode, linux_fput, linux_misc_deregister, linux_misc_register } from "./linux_compat.js";
 import { linux_copyin, linux_copyout } from "./linux_uaccess.js";
 import { linux_printk } from "./linux_printk.js";
+import { linux_mdelay, linux_ndelay, linux_udelay } from "./linux_delay.js";
 import { linux_module_data } from "./linux_module.js";
 import { linux_debugfs_create_dir, linux_debugfs_create_file, linux_debugfs_remove_recursive } from "./linux_debugfs.js";
 
@@ -55,6 +56,9 @@ export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
     sema_init: (sem, val, name) => linux_sema_init(s, sem, val, name),
     down: (sem) => linux_down(sem),
     up: (sem) => linux_up(sem),
+    ndelay: (n) => linux_ndelay(n),
+    udelay: (n) => linux_udelay(n),
+    mdelay: (n) => linux_mdelay(n),
 
     get_current: () => linux_get_current(),
     signal_pending: (t) => linux_signal_pending(t),

@@ -6,9 +6,8 @@
 // struct mutex -> sx(9), exclusive; mutex_lock_interruptible -> sx_xlock_sig. The
 // sema preset uses a sema(9) initialised to 1 instead (the 2007 port's plan).
 
-import { curthread } from "../../host-freebsd/sys/pcpu.js";
 import { panic } from "../../host-freebsd/kern/kern_shutdown.js";
-import { mtx, mtx_destroy, mtx_init, mtx_lock, mtx_lock_spin, mtx_trylock, mtx_unlock, mtx_unlock_spin, MTX_DEF, MTX_SPIN } from "../../host-freebsd/kern/kern_mutex.js";
+import { mtx, mtx_destroy, mtx_init, mtx_lock, mtx_lock_spin, mtx_unlock, mtx_unlock_spin, MTX_DEF, MTX_SPIN } from "../../host-freebsd/kern/kern_mutex.js";
 import { sx, sx_destroy, sx_init_flags, sx_xlock, sx_xlock_sig, sx_xunlock } from "../../host-freebsd/kern/kern_sx.js";
 import { sched_pin, sched_unpin } from "../../host-freebsd/kern/sched_ule.js";
 import { sema, sema_destroy, sema_init, sema_post, sema_wait } from "../../host-freebsd/kern/kern_sema.js";
@@ -39,13 +38,10 @@ export function linux_spin_lock_init(s: linuxkpi_state, lock: spinlock_t, name: 
  * spin_lock.
  * DIVERGENCE: with the default (LinuxKPI) mapping the holder of a Linux spinlock holds
  * an MTX_DEF: preemption stays enabled (the thread is only pinned), interrupts stay
- * enabled, and a contender would block on a turnstile instead of spinning. Sleeping
+ * enabled, and a contender blocks on the turnstile instead of spinning. Sleeping
  * while holding it is still caught, by WITNESS instead of might_sleep.
- * DIVERGENCE (model): spin_lock is synchronous in the Linux API, so the contended case
- * of an MTX_DEF (blocking on the turnstile) cannot be expressed; it can only arise if
- * the holder gave up its CPU while holding the lock, and it panics with this message.
  */
-export function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): void {
+export async function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): Promise<void> {
   // DIVERGENCE (none preset): no mutual exclusion and no preemption control at all.
   if (s.config.spinlock === "none") return;
   const m = lock_mtx(lock, "spin_lock");
@@ -53,12 +49,10 @@ export function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): void {
     // DIVERGENCE (mtx_spin preset): interrupts are disabled and the thread is in a
     // critical section while it holds the lock, stricter than Linux's spin_lock: even
     // GFP_ATOMIC allocations and kfree panic in malloc(9)/free(9) there.
-    mtx_lock_spin(m);
+    await mtx_lock_spin(m);
     return;
   }
-  if (m.mtx_lock !== null && m.mtx_lock !== curthread())
-    panic(`spin_lock: spinlock ${m.lock_object.lo_name} (MTX_DEF) contested by ${curthread().td_name} while ${m.mtx_lock.td_name} holds it off-CPU; a synchronous spin_lock cannot block on the turnstile`);
-  if (!mtx_trylock(m)) panic(`spin_lock: recursed on non-recursive sleep mutex ${m.lock_object.lo_name}`);
+  await mtx_lock(m);
   sched_pin();
 }
 

@@ -7,11 +7,13 @@
 //  MTX_SPIN a spin mutex: spinlock_enter() disables interrupts and enters a critical
 //           section for as long as it is held; nothing may block or sleep under it.
 //
-// Model note: mtx_lock of an MTX_DEF returns a Promise because blocking is a context
-// switch; mtx_lock_spin is synchronous. A spin mutex can only be found held by another
-// CPU if its holder gave its CPU up while holding it, which the kernel forbids; the
-// contention path therefore panics instead of spinning forever.
+// Model note: mtx_lock and mtx_lock_spin return Promises: blocking is a context switch,
+// and spinning lets simulated time pass on this CPU while the holder (on another CPU,
+// perhaps in a DELAY) runs. A spin mutex held for more than a second panics ("spin lock
+// held too long", _mtx_lock_indefinite_check): its holder slept, or was interrupted on
+// this very CPU by the spinner.
 
+import { current_cpu } from "../../machine/engine.js";
 import { curkernel, curthread } from "../sys/pcpu.js";
 import { lock_class_mtx_sleep, lock_class_mtx_spin, lock_object, LO_INITIALIZED } from "../sys/lock.js";
 import { TDI_LOCK, type thread } from "../sys/proc.js";
@@ -121,8 +123,14 @@ export function mtx_unlock(m: mtx): void {
   setrunnable(curkernel(), next);
 }
 
-/** mtx_lock_spin: disable interrupts, enter a critical section and take the lock. */
-export function mtx_lock_spin(m: mtx): void {
+/** Cycles a spin-mutex contender spins before "spin lock held too long": one second of
+ *  the 1 GHz TSC (FreeBSD counts 60,000,000 spins of cpu_spinwait, a few seconds). */
+export const MTX_SPIN_TOO_LONG_CYCLES = 1_000_000_000;
+const MTX_SPIN_MAX_PAUSE = 1 << 16;
+
+/** mtx_lock_spin: disable interrupts, enter a critical section and take the lock;
+ *  if another CPU holds it, spin (_mtx_lock_spin_cookie). */
+export async function mtx_lock_spin(m: mtx): Promise<void> {
   check_usable(m, "mtx_lock_spin");
   if (!is_spin(m)) panic(`mtx_lock_spin() of sleep mutex ${m.lock_object.lo_name}`);
   const td = curthread();
@@ -132,7 +140,24 @@ export function mtx_lock_spin(m: mtx): void {
     m.mtx_recurse++;
     return;
   }
-  if (m.mtx_lock !== null) panic(`spin lock ${m.lock_object.lo_name} held by ${m.mtx_lock.td_name} too long (its holder gave up its CPU)`);
+  if (m.mtx_lock !== null) {
+    // _mtx_lock_spin_cookie: "Give interrupts a chance while we spin": spinlock_exit,
+    // spin until the word reads unowned, spinlock_enter, and try again.
+    const start = current_cpu().tsc;
+    let pause = 64;
+    while (m.mtx_lock !== null) {
+      spinlock_exit();
+      while (m.mtx_lock !== null) {
+        if (current_cpu().tsc - start >= MTX_SPIN_TOO_LONG_CYCLES) {
+          const owner = m.mtx_lock;
+          panic(`spin lock ${m.lock_object.lo_name} held by ${owner.td_name} (tid ${owner.td_tid}) too long`);
+        }
+        await curkernel().machine.cpu_yield(pause);
+        pause = Math.min(pause * 2, MTX_SPIN_MAX_PAUSE);
+      }
+      spinlock_enter();
+    }
+  }
   m.mtx_lock = td;
   witness_lock(m.lock_object);
 }

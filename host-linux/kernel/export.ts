@@ -20,6 +20,7 @@ import { __free_pages, alloc_pages, page_address, page_to_pfn, pfn_to_page, put_
 import { kfree, kmalloc, ksize } from "../mm/slab.js";
 import { get_user_pages_fast } from "../mm/gup.js";
 import { spin_lock, spin_lock_init, spin_unlock } from "./locking/spinlock.js";
+import { mdelay, ndelay, udelay } from "../arch/x86/lib/delay.js";
 import { mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "./locking/mutex.js";
 import { down, sema_init, up } from "./locking/semaphore.js";
 import { cond_resched, irqentry_exit_cond_resched, need_resched } from "./sched/core.js";
@@ -58,7 +59,7 @@ export interface linux_kernel_api {
   kmem_store(addr: Kva, src: Uint8Array): void;
   // <linux/spinlock.h>, <linux/mutex.h>
   spin_lock_init(lock: spinlock_t, name: string): void;
-  spin_lock(lock: spinlock_t): void;
+  spin_lock(lock: spinlock_t): Promise<void>;
   spin_unlock(lock: spinlock_t): void;
   mutex_init(lock: mutex, name: string): void;
   mutex_lock(lock: mutex): Promise<void>;
@@ -69,6 +70,10 @@ export interface linux_kernel_api {
   sema_init(sem: semaphore, val: number, name: string): void;
   down(sem: semaphore): Promise<void>;
   up(sem: semaphore): void;
+  // <linux/delay.h>: busy-wait (legal with a spinlock held)
+  ndelay(nsecs: number): Promise<void>;
+  udelay(usecs: number): Promise<void>;
+  mdelay(msecs: number): Promise<void>;
   // <linux/sched.h>, <linux/preempt.h>, <linux/irqflags.h>, <linux/smp.h>
   get_current(): module_task_struct;
   signal_pending(t: module_task_struct): boolean;
@@ -167,6 +172,9 @@ export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
     sema_init: (sem, val, name) => sema_init(k, sem, val, name),
     down: (sem) => down(k, sem),
     up: (sem) => up(k, sem),
+    ndelay: (n) => ndelay(k, n),
+    udelay: (n) => udelay(k, n),
+    mdelay: (n) => mdelay(k, n),
 
     get_current: () => get_current(k),
     signal_pending: (t) => signal_pending(t as task_struct),

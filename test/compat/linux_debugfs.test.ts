@@ -215,7 +215,7 @@ describe("debugfs over sysctl (linuxkpi)", () => {
     const err = await with_lkpi(async () => {
       const l = new spinlock_t();
       spin_lock_init(l, "test");
-      spin_lock(l);
+      await spin_lock(l);
       debugfs_create_dir("kvm", null);
       spin_unlock(l);
     }).catch((e: unknown) => e);

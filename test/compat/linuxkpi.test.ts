@@ -128,7 +128,7 @@ describe("page allocator (linux_page)", () => {
     await panics(with_lkpi(async () => {
       const l = new spinlock_t();
       spin_lock_init(l, "held");
-      spin_lock(l);
+      await spin_lock(l);
       await alloc_page(GFP_KERNEL);
     }), /with the following non-sleepable locks held:\nexclusive sleep mutex held/);
   });
@@ -189,7 +189,7 @@ describe("locks (linux_lock)", () => {
     const { result } = await with_lkpi(async () => {
       const l = new spinlock_t();
       spin_lock_init(l, "pinning");
-      spin_lock(l);
+      await spin_lock(l);
       const pinned = curthread().td_pinned;
       const crit = curthread().td_critnest;
       spin_unlock(l);
@@ -199,7 +199,7 @@ describe("locks (linux_lock)", () => {
     await panics(with_lkpi(async () => {
       const l = new spinlock_t();
       spin_lock_init(l, "sl");
-      spin_lock(l);
+      await spin_lock(l);
       might_sleep("test.c:1");
     }), /might_sleep\(\) at test.c:1 with the following non-sleepable locks held/);
   });
@@ -208,7 +208,7 @@ describe("locks (linux_lock)", () => {
     await panics(with_lkpi(async () => {
       const l = new spinlock_t();
       spin_lock_init(l, "spinny");
-      spin_lock(l);
+      await spin_lock(l);
       await kmalloc(16, GFP_ATOMIC);
     }, { config: { spinlock: "mtx_spin" } }), /malloc: called with spinlock or critical section held/);
   });

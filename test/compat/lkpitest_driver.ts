@@ -93,7 +93,7 @@ const child_fops: file_operations = {
 
 async function lkpitest_ioctl(filp: file, cmd: number, arg: number): Promise<number> {
   const o = filp.private_data as open_state;
-  spin_lock(o.lock);
+  await spin_lock(o.lock);
   o.ioctls++;
   spin_unlock(o.lock);
   const argp = arg as Uva;

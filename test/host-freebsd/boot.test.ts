@@ -11,6 +11,7 @@ import { sx, sx_init, sx_xlock, sx_xunlock } from "../../host-freebsd/kern/kern_
 import { MachineStopped } from "../../machine/engine.js";
 import { EWOULDBLOCK } from "../../host-freebsd/sys/errno.js";
 import { smp_rendezvous } from "../../host-freebsd/kern/subr_smp.js";
+import { DELAY } from "../../host-freebsd/amd64/delay.js";
 
 describe("boot", () => {
   it("runs the SYSINITs, then main in thread0, and stops when idle", async () => {
@@ -231,12 +232,61 @@ describe("mutexes and WITNESS", () => {
     const { result } = await run_main(async (b) => {
       const m = new mtx();
       mtx_init(m, "spin", null, MTX_SPIN);
-      mtx_lock_spin(m);
+      await mtx_lock_spin(m);
       const inside = { ie: b.machine.cpus[PCPU_GET_cpuid()].intr_enabled, crit: curthread().td_critnest };
       mtx_unlock_spin(m);
       return { inside, after: { ie: b.machine.cpus[PCPU_GET_cpuid()].intr_enabled, crit: curthread().td_critnest } };
     });
     expect(result).toEqual({ inside: { ie: false, crit: 1 }, after: { ie: true, crit: 0 } });
+  });
+
+  it("a spin mutex held across DELAY on one CPU makes a contender on the other spin until it is released", async () => {
+    const { result } = await run_main(async (b) => {
+      const k = b.kern.k;
+      const m = new mtx();
+      mtx_init(m, "spin", null, MTX_SPIN);
+      const log: { what: string; cpu: number; tsc: number; ie: boolean }[] = [];
+      const note = (what: string) => {
+        const cpu = b.machine.cpus[PCPU_GET_cpuid()];
+        log.push({ what, cpu: cpu.id, tsc: cpu.tsc, ie: cpu.intr_enabled });
+      };
+      await mtx_lock_spin(m);
+      note("holder locked");
+      let done = false;
+      kthread_add(k, async () => {
+        note("contender trying");
+        await mtx_lock_spin(m);
+        note("contender locked");
+        mtx_unlock_spin(m);
+        done = true;
+      }, "contender", 1);
+      await DELAY(100);
+      note("holder unlocking");
+      mtx_unlock_spin(m);
+      while (!done) await DELAY(10);
+      return log;
+    });
+    const at = (what: string) => result.find((e) => e.what === what)!;
+    expect(at("holder locked").cpu).toBe(0);
+    expect(at("contender trying").cpu).toBe(1);
+    expect(at("contender trying").tsc).toBeLessThan(at("holder unlocking").tsc);
+    expect(at("contender locked").tsc).toBeGreaterThanOrEqual(at("holder unlocking").tsc);
+    expect(at("contender locked").ie).toBe(false);
+  });
+
+  it("a spin mutex held for more than a second: \"spin lock held too long\"", async () => {
+    const p = run_main(async (b) => {
+      const m = new mtx();
+      mtx_init(m, "sched lock", null, MTX_SPIN);
+      await mtx_lock_spin(m);
+      kthread_add(b.kern.k, async () => {
+        await mtx_lock_spin(m);
+        mtx_unlock_spin(m);
+      }, "contender", 1);
+      for (let i = 0; i < 1100; i++) await DELAY(1000);
+      mtx_unlock_spin(m);
+    });
+    await expect(p).rejects.toThrow(/spin lock sched lock held by .* \(tid \d+\) too long/);
   });
 
   it("critical_exit without critical_enter panics", async () => {

@@ -121,7 +121,7 @@ describe("malloc(9)", () => {
     const p = run_main(async () => {
       const m = new mtx();
       mtx_init(m, "spinny", null, MTX_SPIN);
-      mtx_lock_spin(m);
+      await mtx_lock_spin(m);
       await malloc(32, M_TEST, M_WAITOK);
     });
     await expect(p).rejects.toThrow(/panic: malloc: called with spinlock or critical section held/);

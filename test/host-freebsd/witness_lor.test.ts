@@ -91,7 +91,7 @@ describe("WITNESS lock order reversals", () => {
       const s = new mtx("mix_spin");
       mtx_init(s, "mix_spin", null, MTX_SPIN);
       await mtx_lock(d);
-      mtx_lock_spin(s);
+      await mtx_lock_spin(s);
       mtx_unlock_spin(s);
       mtx_unlock(d);
     });

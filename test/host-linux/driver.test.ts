@@ -314,7 +314,7 @@ describe("driver error paths", () => {
       async unlocked_ioctl() {
         const l = new spinlock_t();
         spin_lock_init(l, "leaked_lock");
-        spin_lock(l);
+        await spin_lock(l);
         return 0;
       },
     });

@@ -248,7 +248,7 @@ describe("locking", () => {
     b.k.start(async () => {
       const l = new spinlock_t();
       b.k.api.spin_lock_init(l, "kvm_lock");
-      b.k.api.spin_lock(l);
+      await b.k.api.spin_lock(l);
       await b.k.api.kmalloc(64, GFP_KERNEL);
     });
     const p = await expect_panic(b.machine.run(), /^BUG: sleeping function called from invalid context at mm\/slub.c:kmalloc\nin_atomic\(\): 1, irqs_disabled\(\): 0, non_block: 0, pid: 1, name: init/);
@@ -260,7 +260,7 @@ describe("locking", () => {
     await run_kernel(async (k) => {
       const l = new spinlock_t();
       k.api.spin_lock_init(l, "l");
-      k.api.spin_lock(l);
+      await k.api.spin_lock(l);
       const p = await k.api.kmalloc(64, GFP_ATOMIC);
       k.api.spin_unlock(l);
       k.api.kfree(p);
@@ -271,7 +271,7 @@ describe("locking", () => {
         const m = new mutex();
         k.api.spin_lock_init(l, "l");
         k.api.mutex_init(m, "m");
-        k.api.spin_lock(l);
+        await k.api.spin_lock(l);
         await k.api.mutex_lock(m);
       }],
       ["cond_resched", async (k: linux_kernel) => {
@@ -294,8 +294,8 @@ describe("locking", () => {
     b.k.start(async () => {
       const l = new spinlock_t();
       b.k.api.spin_lock_init(l, "l");
-      b.k.api.spin_lock(l);
-      b.k.api.spin_lock(l);
+      await b.k.api.spin_lock(l);
+      await b.k.api.spin_lock(l);
     });
     await expect_panic(b.machine.run(), /^BUG: spinlock recursion on CPU#0, init\/1/);
     b = boot();
@@ -310,24 +310,53 @@ describe("locking", () => {
     await expect_panic(b.machine.run(), /^BUG: spinlock bad magic/);
   });
 
-  it("a thread holding a spinlock across a busy wait is found by a contender on another CPU", async () => {
+  it("a contender on another CPU spins while the holder busy-waits (udelay), then gets the lock", async () => {
+    const b = boot({ ncpus: 2 });
+    const log: { who: string; what: string; cpu: number; tsc: number }[] = [];
+    b.k.start(async () => {
+      const k = b.k;
+      const l = new spinlock_t();
+      k.api.spin_lock_init(l, "shared");
+      const note = (who: string, what: string) => log.push({ who, what, cpu: k.api.smp_processor_id(), tsc: k.machine.cpus[k.api.smp_processor_id()].tsc });
+      await k.api.spin_lock(l);
+      note("init", "locked");
+      let done = false;
+      k.kthread_run(async () => {
+        note("contender", "trying");
+        await k.api.spin_lock(l);
+        note("contender", "locked");
+        k.api.spin_unlock(l);
+        done = true;
+      }, "contender");
+      await k.api.udelay(200); // 200 us with the lock held: the contender spins meanwhile
+      note("init", "unlocking");
+      k.api.spin_unlock(l);
+      while (!done) await k.api.udelay(10);
+    });
+    await b.machine.run();
+    const at = (who: string, what: string) => log.find((e) => e.who === who && e.what === what)!;
+    expect(at("contender", "trying").cpu).not.toBe(at("init", "locked").cpu);
+    expect(at("contender", "trying").tsc).toBeLessThan(at("init", "unlocking").tsc);
+    // It got the lock only after the holder let go, and soon after (the spin backs off to 65 us).
+    expect(at("contender", "locked").tsc).toBeGreaterThanOrEqual(at("init", "unlocking").tsc);
+    expect(at("contender", "locked").tsc - at("init", "unlocking").tsc).toBeLessThan(70_000);
+  });
+
+  it("spinning for a second reports a lockup: the holder busy-waited 1.1 s with the lock", async () => {
     const b = boot({ ncpus: 2 });
     b.k.start(async () => {
       const k = b.k;
       const l = new spinlock_t();
       k.api.spin_lock_init(l, "shared");
+      await k.api.spin_lock(l);
       k.kthread_run(async () => {
-        for (;;) {
-          k.api.spin_lock(l);
-          k.api.spin_unlock(l);
-          await k.machine.cpu_yield(100);
-        }
+        await k.api.spin_lock(l);
+        k.api.spin_unlock(l);
       }, "contender");
-      k.api.spin_lock(l);
-      for (let i = 0; i < 50; i++) await k.machine.cpu_yield(100); // "spins" while holding
+      await k.api.mdelay(1100);
       k.api.spin_unlock(l);
     });
-    await expect_panic(b.machine.run(), /^BUG: spinlock lockup suspected .* \.owner: init\/1/s);
+    await expect_panic(b.machine.run(), /^BUG: spinlock lockup suspected on CPU#1, contender\/\d+\n lock: shared, .* \.owner: init\/1, \.owner_cpu: 0/s);
   });
 
   it("a mutex taken twice by its owner is reported", async () => {

@@ -1,17 +1,19 @@
 // kernel/locking/spinlock.c, spinlock_debug.c: raw spinlocks. spin_lock disables
 // preemption; holding one, the task must not sleep (might_sleep trips).
 //
-// Contention: on a real SMP machine the second CPU spins until the holder, which
-// cannot sleep, releases the lock a few instructions later. In this model synchronous
-// code is never interleaved, so a lock found held means its holder gave up the CPU
-// inside the critical section (slept, or is the interrupted task itself): that is the
-// deadlock spinlock_debug reports, and it is reported at once.
+// Contention: the second CPU spins (cpu_relax: simulated time passes on this CPU while
+// the others run, and nothing else runs on it, since preemption is off) until the
+// holder releases the lock. A holder may busy-wait inside (udelay), so on SMP a
+// contender really waits. Spinning for a second (CONFIG_DEBUG_SPINLOCK's
+// loops_per_jiffy * HZ) reports "spinlock lockup suspected": the holder slept with the
+// lock, or the contender interrupted its own holder on this CPU.
 
 import type { linux_kernel } from "../../init/main.js";
 import type { spinlock_t } from "../../include/linux/lock_types.js";
 import type { task_struct } from "../../include/linux/sched.js";
 import { get_current, this_cpu } from "../../arch/x86/kernel/percpu.js";
 import { BUG } from "../panic.js";
+import { TSC_KHZ } from "../../arch/x86/kernel/tsc.js";
 import { preempt_disable, preempt_enable } from "../sched/might_sleep.js";
 
 export const SPINLOCK_MAGIC = 0xdead4ead;
@@ -52,13 +54,26 @@ function raw(k: linux_kernel, lock: spinlock_t): raw_spinlock {
   return l;
 }
 
-export function spin_lock(k: linux_kernel, lock: spinlock_t): void {
+/** Cycles a contender spins before spinlock_debug reports a lockup: one second. */
+export const SPIN_LOCKUP_CYCLES = TSC_KHZ * 1000;
+/** The longest pause between two looks at a contended lock (cpu_relax, backing off). */
+const SPIN_MAX_PAUSE = 1 << 16;
+
+export async function spin_lock(k: linux_kernel, lock: spinlock_t): Promise<void> {
   const l = raw(k, lock);
   const me = get_current(k);
   preempt_disable(k);
   if (l.locked) {
     if (l.owner === me) spin_dump(k, lock, "recursion");
-    spin_dump(k, lock, "lockup suspected (the holder slept holding it)");
+    // __spin_lock_debug: spin, preemption off, until the holder lets go.
+    const cpu = this_cpu(k).cpu;
+    const start = cpu.tsc;
+    let pause = 64;
+    while (l.locked) {
+      if (cpu.tsc - start >= SPIN_LOCKUP_CYCLES) spin_dump(k, lock, "lockup suspected");
+      await k.machine.cpu_yield(pause);
+      pause = Math.min(pause * 2, SPIN_MAX_PAUSE);
+    }
   }
   l.locked = true;
   l.owner = me;
