@@ -29,7 +29,7 @@ import {
   type LinuxkpiConfig,
 } from "../../compat/linuxkpi/linux_config.js";
 import { busy, HELLO, run_many, spin_guest, vmm, type WorldOutcome } from "./port_stages_helpers.js";
-import { racetest_module, RACETEST_ADD, RACETEST_GET } from "./racetest_driver.js";
+import { racetest_module, RACETEST_ADD, RACETEST_ADD_SPIN, RACETEST_GET } from "./racetest_driver.js";
 import { semtest_module, SEMTEST_POST, SEMTEST_WAIT } from "./semtest_driver.js";
 import { call, freebsd_os as o, linux_os, ustr, val } from "./model_os.js";
 import { linux_boot } from "../../host-linux/init/main.js";
@@ -132,7 +132,7 @@ describe("(b) a static `current`: two VMs corrupt each other", () => {
 });
 
 // (c), (d): the racetest driver, with `nproc` processes each adding 1 `rounds` times.
-async function race(config: Partial<LinuxkpiConfig>, seed: number, ncpus: number, nproc: number, rounds: number) {
+async function race(config: Partial<LinuxkpiConfig>, seed: number, ncpus: number, nproc: number, rounds: number, add = RACETEST_ADD) {
   const machine = new Machine({ ncpus, ram_bytes: 16 << 20, seed });
   const kern = freebsd_boot(machine);
   const r: { counter?: number; statuses?: number[]; leak?: number } = {};
@@ -145,7 +145,7 @@ async function race(config: Partial<LinuxkpiConfig>, seed: number, ncpus: number
     const worker = async () => {
       const scratch = val(await call(o, o.nr.mmap, 0, 4096, 3, o.MAP_ANON | o.MAP_PRIVATE, -1, 0));
       const fd = val(await call(o, o.nr.open, ustr(scratch, "/dev/racetest"), o.O_RDWR));
-      for (let i = 0; i < rounds; i++) val(await call(o, o.nr.ioctl, fd, o.ioctl_cmd(RACETEST_ADD), 1));
+      for (let i = 0; i < rounds; i++) val(await call(o, o.nr.ioctl, fd, o.ioctl_cmd(add), 1));
       await call(o, o.nr.close, fd);
       return 0;
     };
@@ -191,6 +191,44 @@ describe("(c) locks commented out: lost updates", () => {
         expect(r.counter).toBe(30);
         expect(r.leak).toBe(0);
       }),
+      { numRuns: 12 },
+    );
+  });
+});
+
+/** Seeds on which the snapshot loses updates under the commented-out spinlock. */
+const LOST_SPIN_UPDATE_SEEDS = [1, 2];
+
+describe("(c) spinlocks commented out: lost updates on SMP, with no sleep in the section", () => {
+  for (const seed of LOST_SPIN_UPDATE_SEEDS) {
+    it(`2007-snapshot, seed ${seed}: fewer than 40 increments survive`, async () => {
+      const r = await race({ ...SNAPSHOT, misc_open: "shared" }, seed, 2, 2, 20, RACETEST_ADD_SPIN);
+      expect(r.stopped).toBeUndefined();
+      expect(r.statuses).toEqual([0, 0]);
+      expect(r.counter).toBeGreaterThanOrEqual(20);
+      expect(r.counter).toBeLessThan(40);
+    });
+  }
+  it("one CPU: the snapshot loses nothing (no tick lands in a 5 us section on these seeds: UP works)", async () => {
+    for (const seed of LOST_SPIN_UPDATE_SEEDS) {
+      const r = await race({ ...SNAPSHOT, misc_open: "shared" }, seed, 1, 2, 20, RACETEST_ADD_SPIN);
+      expect(r.counter).toBe(40);
+    }
+  });
+  it("MTX_DEF (2007 fix, LinuxKPI) and MTX_SPIN spinlocks: no update lost, any seed, WITNESS silent", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        seeds,
+        fc.integer({ min: 2, max: 3 }),
+        fc.constantFrom<Partial<LinuxkpiConfig>>({ ...FIXED, misc_open: "shared" }, TODAY, { ...TODAY, spinlock: "mtx_spin" }),
+        async (seed, ncpus, cfg) => {
+          const r = await race(cfg, seed, ncpus, 3, 10, RACETEST_ADD_SPIN);
+          expect(r.stopped).toBeUndefined();
+          expect(r.counter).toBe(30);
+          expect(r.leak).toBe(0);
+          expect(r.dmesg).not.toMatch(/^WITNESS:|lock order reversal|non-sleepable/m);
+        },
+      ),
       { numRuns: 12 },
     );
   });
