@@ -165,15 +165,18 @@ export class Machine {
    */
   async run(): Promise<void> {
     this.stopped = false;
-    let slices = 0;
+    let last_turn = performance.now();
     while (!this.stopped && this.failure === null) {
       const cpu = this.pick();
       if (cpu === null) break;
       await this.run_slice(cpu);
-      // Contexts resume through microtasks only; now and then the host process's event
-      // loop gets a turn (its I/O, a test runner's messages). The simulated order is
-      // unaffected: it depends only on the CPUs' clocks and the seed.
-      if (++slices % 512 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      // Contexts resume through microtasks only; every 10 ms of wall time the host
+      // process's event loop gets a turn (its I/O, a test runner's messages). The
+      // simulated order is unaffected: it depends only on the CPUs' clocks and the seed.
+      if (performance.now() - last_turn >= 10) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        last_turn = performance.now();
+      }
     }
     if (this.failure !== null) {
       const f = this.failure;
