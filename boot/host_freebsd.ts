@@ -11,6 +11,8 @@ import { kvm_module } from "../kvm/kvm_module.js";
 import type { HostKernel, ProcessStatus } from "./host_kernel.js";
 import { fork_exec } from "../host-freebsd/kern/kern_exec.js";
 import { kern_wait } from "../host-freebsd/kern/kern_exit.js";
+import { kern_setenv } from "../host-freebsd/kern/kern_environment.js";
+import { EINVAL } from "../host-freebsd/sys/errno.js";
 
 /** By default the shim makes the 2007 port's final choices (sched_pin for get_cpu, sleep
  *  mutexes, the registered-area copy for ioctl arguments, which KVM's variable-length
@@ -28,7 +30,13 @@ export function boot_freebsd(machine: Machine, compat: Partial<LinuxkpiConfig> =
         k.install_kld(linux_kld(kvm_module));
         await main();
       }),
-    load_kvm: () => k.kldload("kvm"),
+    load_kvm: (params = {}) => {
+      // kenv(1) before kldload: LinuxKPI reads module parameters as tunables.
+      for (const [name, value] of Object.entries(params)) {
+        if (kern_setenv(`compat.linuxkpi.kvm_${name}`, value, k.k) !== 0) return Promise.resolve(EINVAL);
+      }
+      return k.kldload("kvm");
+    },
     // linuxkpi.ko was loaded as kvm.ko's dependency, so it leaves with it.
     unload_kvm: () => k.kldunload("kvm"),
     run_process: (comm, program, stdout, stderr) => k.run_process(comm, program, stdout, stderr),

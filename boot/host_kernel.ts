@@ -31,9 +31,10 @@ export interface HostKernel {
   /** Run `main` in the kernel's first thread once the kernel is up (the rc script of
    *  this model). Machine.run() drives everything; `main` should return when done. */
   start(main: () => Promise<void>): void;
-  /** From kernel-thread context: load the KVM module stack (FreeBSD: kldload of kvm.ko,
-   *  which pulls in linuxkpi.ko; Linux: insmod kvm). 0 or a positive errno. */
-  load_kvm(): Promise<number>;
+  /** From kernel-thread context: load the KVM module stack with kvm's module parameters
+   *  (FreeBSD: kenv compat.linuxkpi.kvm_<name>=<value>, then kldload of kvm.ko, which
+   *  pulls in linuxkpi.ko; Linux: insmod kvm name=value ...). 0 or a positive errno. */
+  load_kvm(params?: Readonly<Record<string, string>>): Promise<number>;
   unload_kvm(): Promise<number>;
   /** From kernel-thread context: fork+exec a process running `program` with fd 0, 1, 2
    *  on the given pipes, wait for it, and return how it ended. */

@@ -17,7 +17,7 @@ export function boot_linux(machine: Machine): HostKernel {
     name: "linux",
     machine,
     start: (main) => k.start(main),
-    load_kvm: () => k.load_kvm(kvm_module),
+    load_kvm: (params = {}) => k.load_kvm(kvm_module, [], Object.entries(params).map(([n, v]) => `${n}=${v}`).join(" ")),
     unload_kvm: () => k.unload_kvm(kvm_module),
     run_process: (comm, program, stdout, stderr) => k.run_process(comm, program, stdout, stderr),
     run_processes: async (list) => {

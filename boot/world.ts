@@ -16,7 +16,6 @@ import type { HostPipe } from "../machine/host_pipe.js";
 import type { HostKernel, ProcessStatus, UserProcessSpec, UserProgram } from "./host_kernel.js";
 import { boot_freebsd } from "./host_freebsd.js";
 import { boot_linux } from "./host_linux.js";
-import { kvm_globals } from "../kvm/kvm_globals.js";
 
 export type HostName = "freebsd" | "linux";
 
@@ -42,6 +41,12 @@ export interface WorldResult {
   kernel: HostKernel;
 }
 
+/** The kvm module's parameters for this configuration (insmod kvm enable_ept=1; on
+ *  FreeBSD the kenv tunables compat.linuxkpi.kvm_*), in force before the first VM. */
+export function kvm_params(cfg: WorldConfig): Record<string, string> {
+  return { enable_ept: cfg.mmu === "ept" ? "1" : "0" };
+}
+
 export async function boot_host(cfg: WorldConfig): Promise<HostKernel> {
   const machine = new Machine({ ncpus: cfg.cpus, ram_bytes: cfg.ram_mib * 1024 * 1024, seed: cfg.seed });
   return cfg.host === "freebsd" ? boot_freebsd(machine, cfg.compat) : boot_linux(machine);
@@ -60,13 +65,11 @@ export async function run_world(
   let failure: Error | null = null;
   kernel.start(async () => {
     const free_pages_before = kernel.free_page_count();
-    const err = await kernel.load_kvm();
+    const err = await kernel.load_kvm(kvm_params(cfg));
     if (err !== 0) {
       failure = new Error(`loading the KVM module stack failed: error ${err}\n${kernel.dmesg()}`);
       return;
     }
-    // Module parameters are in force before the first VM exists, as with insmod kvm enable_ept=1.
-    kvm_globals().enable_ept = cfg.mmu === "ept";
     const status = await kernel.run_process(comm, program, stdout, stderr);
     const uerr = await kernel.unload_kvm();
     if (uerr !== 0) {
@@ -97,12 +100,11 @@ export async function run_world_many(cfg: WorldConfig, programs: readonly UserPr
   let failure: Error | null = null;
   kernel.start(async () => {
     const free_pages_before = kernel.free_page_count();
-    const err = await kernel.load_kvm();
+    const err = await kernel.load_kvm(kvm_params(cfg));
     if (err !== 0) {
       failure = new Error(`loading the KVM module stack failed: error ${err}\n${kernel.dmesg()}`);
       return;
     }
-    kvm_globals().enable_ept = cfg.mmu === "ept";
     const statuses = await kernel.run_processes(programs);
     const uerr = await kernel.unload_kvm();
     if (uerr !== 0) {

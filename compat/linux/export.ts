@@ -131,6 +131,8 @@ export interface linux_kernel_api {
   // load of the module named `module_name` into this kernel; created by `init` on first
   // use and discarded when the module is unloaded.
   module_data<T>(module_name: string, init: () => T): T;
+  /** <linux/moduleparam.h>: a parameter's value as set when the module was loaded. */
+  module_param_value(module_name: string, name: string): boolean | number;
 }
 
 /** The Linux API exported by the kernel running on the current CPU. */

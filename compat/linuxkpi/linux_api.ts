@@ -23,7 +23,7 @@ import { linux_anon_inode_getfd, linux_fget, linux_file_inode, linux_fput, linux
 import { linux_copyin, linux_copyout } from "./linux_uaccess.js";
 import { linux_printk } from "./linux_printk.js";
 import { linux_mdelay, linux_ndelay, linux_udelay } from "./linux_delay.js";
-import { linux_module_data } from "./linux_module.js";
+import { linux_module_data, linux_module_param_value } from "./linux_module.js";
 import { linux_debugfs_create_dir, linux_debugfs_create_file, linux_debugfs_remove_recursive } from "./linux_debugfs.js";
 
 export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
@@ -94,5 +94,7 @@ export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
     debugfs_remove_recursive: (d) => linux_debugfs_remove_recursive(s, d),
 
     module_data: (name, init) => linux_module_data(s, name, init),
+
+    module_param_value: (module_name, name) => linux_module_param_value(s, module_name, name),
   };
 }

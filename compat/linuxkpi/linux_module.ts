@@ -7,7 +7,11 @@
 //   (try_module_get/module_put), and then refuses to unload (EBUSY).
 
 import { curkernel } from "../../host-freebsd/sys/pcpu.js";
-import { EBUSY, ENOENT } from "../../host-freebsd/sys/errno.js";
+import { EBUSY, EINVAL, ENOENT } from "../../host-freebsd/sys/errno.js";
+import { getenv_int, kern_getenv } from "../../host-freebsd/kern/kern_environment.js";
+import { sysctl_add_oid, sysctl_find_oid, sysctl_handle_64_proc, sysctl_remove_oid } from "../../host-freebsd/kern/kern_sysctl.js";
+import { CTLFLAG_MPSAFE, CTLFLAG_RD, CTLTYPE_U64 } from "../../host-freebsd/sys/sysctl.js";
+import { panic } from "../../host-freebsd/kern/kern_shutdown.js";
 import { MOD_LOAD, MOD_QUIESCE, MOD_UNLOAD, MODULE_DEPEND } from "../../host-freebsd/kern/kern_module.js";
 import { linker_kernel_symbol, type kld_image } from "../../host-freebsd/kern/kern_linker.js";
 import { printf } from "../../host-freebsd/kern/subr_prf.js";
@@ -42,6 +46,48 @@ function softc(): linuxkpi_state | null {
   return (linker_kernel_symbol(curkernel(), LINUXKPI_SOFTC_SYMBOL) as linuxkpi_state | undefined) ?? null;
 }
 
+/** LinuxKPI's module_param: the tunable sysctl compat.linuxkpi.<module>_<name>
+ *  (LINUXKPI_PARAM_PREFIX is the module name here). A kenv value that is not a number
+ *  is reported as FreeBSD's tunable loader reports it, and the default stays. */
+export const linux_param_sysctl_name = (mod: module, name: string): string => `${mod.name}_${name}`;
+
+function linux_module_params(mod: module): Map<string, boolean | number> {
+  const values = new Map<string, boolean | number>();
+  const parent = sysctl_find_oid("compat.linuxkpi");
+  for (const p of mod.params ?? []) {
+    const oid_name = linux_param_sysctl_name(mod, p.name);
+    const tunable = `compat.linuxkpi.${oid_name}`;
+    let v: boolean | number = p.default;
+    if (kern_getenv(tunable) !== null) {
+      const n = getenv_int(tunable);
+      if (n === null) printf(`Setting sysctl ${tunable} failed: ${EINVAL}\n`);
+      else v = p.type === "bool" ? n !== 0 : n;
+    }
+    values.set(p.name, v);
+    if (parent !== null) {
+      const value = v;
+      sysctl_add_oid(parent, oid_name, CTLTYPE_U64 | CTLFLAG_RD | CTLFLAG_MPSAFE, null, sysctl_handle_64_proc(async () => BigInt(Number(value)), null), p.description);
+    }
+  }
+  return values;
+}
+
+function linux_module_params_remove(mod: module): void {
+  for (const p of mod.params ?? []) {
+    const oid = sysctl_find_oid(`compat.linuxkpi.${linux_param_sysctl_name(mod, p.name)}`);
+    if (oid !== null) sysctl_remove_oid(oid);
+  }
+}
+
+/** module_param_value: the value the module was loaded with. */
+export function linux_module_param_value(s: linuxkpi_state, module_name: string, name: string): boolean | number {
+  const inst = s.modules.get(module_name);
+  if (inst === undefined) panic(`module_param: module ${module_name} is not loaded`);
+  const v = inst.params.get(name);
+  if (v === undefined) panic(`module_param: ${module_name} has no parameter ${name}`);
+  return v;
+}
+
 /** Wrap a Linux module (compat/linux/module_types.ts) into a kld image. */
 export function linux_kld(mod: module): kld_image {
   return {
@@ -55,9 +101,10 @@ export function linux_kld(mod: module): kld_image {
             const s = softc();
             if (s === null) return ENOENT;
             if (what === MOD_LOAD) {
-              s.modules.set(mod.name, { mod, refcnt: 0, state: "MODULE_STATE_COMING" });
+              s.modules.set(mod.name, { mod, params: linux_module_params(mod), refcnt: 0, state: "MODULE_STATE_COMING" });
               const r = await mod.init();
               if (r < 0) {
+                linux_module_params_remove(mod);
                 s.modules.delete(mod.name);
                 s.module_data.delete(mod.name);
                 printf(`${mod.name}: module_init failed with ${r}\n`);
@@ -73,6 +120,7 @@ export function linux_kld(mod: module): kld_image {
               if (inst.refcnt > 0 || mod.exit === null) return EBUSY;
               inst.state = "MODULE_STATE_GOING";
               await mod.exit();
+              linux_module_params_remove(mod);
               s.modules.delete(mod.name);
               s.module_data.delete(mod.name);
             }

@@ -11,6 +11,7 @@ import { printf } from "../../host-freebsd/kern/subr_prf.js";
 import { LINUX_KERNEL_API_SYMBOL } from "../linux/export.js";
 import { LINUXKPI_DEFAULT_CONFIG, type LinuxkpiConfig } from "./linux_config.js";
 import { linuxkpi_state } from "./linuxkpi_state.js";
+import { sysctl_add_node, sysctl_find_oid, sysctl_remove_oid } from "../../host-freebsd/kern/kern_sysctl.js";
 import { linuxkpi_build_api } from "./linux_api.js";
 import { LINUXKPI_SOFTC_SYMBOL } from "./linux_module.js";
 import { linux_kfree_task_start, linux_kfree_task_stop } from "./linux_slab.js";
@@ -37,6 +38,9 @@ export function linuxkpi_kld(config: Partial<LinuxkpiConfig> = {}): kld_image {
               linker_file_export_symbol(mod.file, LINUX_KERNEL_API_SYMBOL, linuxkpi_build_api(st));
               linux_kfree_task_start(st);
               linux_current_set_static(curkernel(), cfg.current === "static");
+              // linux_compat.c: SYSCTL_NODE(_compat, OID_AUTO, linuxkpi, ...), where
+              // module parameters appear as tunable sysctls.
+              st.sysctl_node = sysctl_add_node(sysctl_find_oid("compat")!, "linuxkpi", "LinuxKPI parameters");
               printf(`linuxkpi: Linux KPI loaded (get_cpu=${cfg.get_cpu}, spinlock=${cfg.spinlock}, mutex=${cfg.mutex}, current=${cfg.current ?? "per_thread"}, alloc_pages=${cfg.alloc_pages})\n`);
               return 0;
             }
@@ -46,6 +50,7 @@ export function linuxkpi_kld(config: Partial<LinuxkpiConfig> = {}): kld_image {
               if (what === MOD_UNLOAD) {
                 await linux_kfree_task_stop(s);
                 linux_current_set_static(curkernel(), false);
+                if (s.sysctl_node !== null) sysctl_remove_oid(s.sysctl_node);
               }
             }
             return 0;

@@ -12,10 +12,13 @@ import type { miscdevice } from "../linux/miscdevice_types.js";
 import type { inode } from "../linux/fs_types.js";
 import type { module } from "../linux/module_types.js";
 import type { LinuxkpiConfig } from "./linux_config.js";
+import type { sysctl_oid } from "../../host-freebsd/sys/sysctl.js";
 
 /** A Linux module loaded through linux_kld, with its use count (try_module_get). */
 export interface linux_module_instance {
   readonly mod: module;
+  /** module_param values, from the compat.linuxkpi.<module>_<name> tunables. */
+  readonly params: ReadonlyMap<string, boolean | number>;
   refcnt: number;
   state: "MODULE_STATE_COMING" | "MODULE_STATE_LIVE" | "MODULE_STATE_GOING";
 }
@@ -34,6 +37,8 @@ export class linuxkpi_state {
   /** module_data: per loaded Linux module, its static storage. */
   readonly module_data = new Map<string, unknown>();
   readonly modules = new Map<string, linux_module_instance>();
+  /** compat.linuxkpi: the sysctl node of module parameters. */
+  sysctl_node: sysctl_oid | null = null;
   /** misc devices registered, with their cdev. */
   readonly misc = new Map<miscdevice, { dev: cdev; inode: linux_inode }>();
   /** Dynamic misc minors in use (Linux hands them out from 63 down). */

@@ -1,7 +1,7 @@
 // sys/kern/kern_sysctl.c: the MIB tree, dynamic OIDs (sysctl_add_oid /
 // sysctl_remove_oid) and the __sysctlbyname(2) system call (FreeBSD 13, number 570).
 //
-// Only what the model needs: the static top-level nodes kern, vm, hw and debug, nodes
+// Only what the model needs: the static top-level nodes kern, vm, hw, debug and compat, nodes
 // and leaves added at run time by modules, lookup by dotted name, 64-bit and string
 // leaves. The numeric interface (__sysctl with int[] names, the {0,2} "next" walk) is
 // not modelled.
@@ -38,6 +38,8 @@ export function sysctl_state_of(k: kernel = curkernel()): sysctl_state {
     const ostype = new_oid(root.oid_children.get("kern")!, "ostype", 1, CTLTYPE_STRING | CTLFLAG_RD, sysctl_handle_string, "FreeBSD", "Operating system type");
     root.oid_children.get("kern")!.oid_children.set("ostype", ostype);
     st = { root, next_oid_number: CTL_AUTO_START };
+    // kern_mib.c: SYSCTL_ROOT_NODE(OID_AUTO, compat, ...), home of compat.linuxkpi.
+    root.oid_children.set("compat", new_oid(root, "compat", st.next_oid_number++, CTLTYPE_NODE | CTLFLAG_RD, null, null, "Compatibility code"));
     k.sysctl = st;
   }
   return st;

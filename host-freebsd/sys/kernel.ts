@@ -93,6 +93,8 @@ export class kernel {
   linker!: linker_state;
   /** The sysctl MIB (kern_sysctl.ts), built on first use. */
   sysctl: sysctl_state | null = null;
+  /** The kernel environment (kenv(1), loader.conf): tunables read at boot and module load. */
+  readonly kenv = new Map<string, string>();
 
   /** The rc script: run in thread0 after the SYSINITs. */
   start_main: (() => Promise<void>) | null = null;

@@ -115,9 +115,10 @@ export class linux_kernel {
     if (typeof t === "number") panic(this, `Failed to create kernel_init (${t})`);
   }
 
-  /** modprobe `mod` (its dependencies from `available`): 0 or a positive errno. */
-  async load_kvm(mod: module, available: readonly module[] = []): Promise<number> {
-    const r = await modprobe(this, mod, available);
+  /** modprobe `mod` with `args` ("enable_ept=1 mmu_cache=0"; its dependencies from
+   *  `available`): 0 or a positive errno. */
+  async load_kvm(mod: module, available: readonly module[] = [], args = ""): Promise<number> {
+    const r = await modprobe(this, mod, available, args);
     return r === 0 ? 0 : -r;
   }
 

@@ -31,7 +31,7 @@ import { misc_deregister, misc_register } from "../drivers/char/misc.js";
 import { anon_inode_getfd } from "../fs/anon_inodes.js";
 import { type file, fget, fput } from "../fs/file_table.js";
 import { copy_from_user, copy_to_user } from "../lib/usercopy.js";
-import { module_data } from "./module/main.js";
+import { module_data, module_param_value } from "./module/main.js";
 import type { task_struct } from "../include/linux/sched.js";
 import type { dentry, simple_attribute } from "../include/linux/debugfs_types.js";
 import { debugfs_create_dir, debugfs_create_file, debugfs_remove_recursive } from "../fs/debugfs/inode.js";
@@ -110,6 +110,7 @@ export interface linux_kernel_api {
   debugfs_remove_recursive(d: dentry | null): void;
   // <linux/module.h>
   module_data<T>(module_name: string, init: () => T): T;
+  module_param_value(module_name: string, name: string): boolean | number;
 }
 
 /** Range check of a direct-map access: an address outside it is an oops. */
@@ -213,5 +214,6 @@ export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
     debugfs_remove_recursive: (d) => debugfs_remove_recursive(k, d),
 
     module_data: <T>(module_name: string, init: () => T): T => module_data(k, module_name, init),
+    module_param_value: (module_name, name) => module_param_value(k, module_name, name),
   };
 }

@@ -17,7 +17,6 @@ import { Libc } from "../../userspace/libc/libc.js";
 import { Kvm, type VmFd } from "../../userspace/lib/kvm.js";
 import { KVM_STAT_NAMES, kvm_stat_read, kvm_stat_read_all, kvm_stat_vm_dir, type KvmStatValues } from "../../userspace/lib/kvm_stat.js";
 import { HOSTS } from "./harness.js";
-import { kvm_globals } from "../../kvm/kvm_globals.js";
 import type { HostName } from "../../boot/world.js";
 
 /** LWN's guest, with `outs` OUTs of a digit before the HLT. */
@@ -79,8 +78,7 @@ async function scenario(host: HostName, seed: number, mmu: "shadow" | "ept" = "s
   kernel.start(async () => {
     try {
       const before = kernel.free_page_count();
-      expect(await kernel.load_kvm()).toBe(0);
-      kvm_globals().enable_ept = mmu === "ept";
+      expect(await kernel.load_kvm({ enable_ept: mmu === "ept" ? "1" : "0" })).toBe(0);
       const st1 = await kernel.run_process("vmm", async () => {
         const c = new Libc(abi);
         const kvm = await Kvm.open(c);

@@ -15,6 +15,7 @@ import type { module } from "../../include/linux/module_types.js";
 import { BUG, WARN } from "../panic.js";
 import { KERN_ERR, KERN_WARNING, printk } from "../printk/printk.js";
 import { might_sleep } from "../sched/might_sleep.js";
+import { parse_args } from "../params.js";
 
 export const MODULE_STATE_LIVE = 0;
 export const MODULE_STATE_COMING = 1;
@@ -35,7 +36,11 @@ export class loaded_module {
   data: unknown = undefined;
   has_data = false;
 
-  constructor(readonly mod: module) {}
+  constructor(
+    readonly mod: module,
+    /** Its module_param values, set from the insmod arguments before init. */
+    readonly params: ReadonlyMap<string, boolean | number>,
+  ) {}
 
   get name(): string {
     return this.mod.name;
@@ -72,10 +77,12 @@ export function fops_put(k: linux_kernel, fops: file_operations): void {
   module_put(k, fops.owner);
 }
 
-/** init_module (insmod): 0 or -errno. Dependencies must be loaded already. */
-export async function load_module(k: linux_kernel, mod: module): Promise<number> {
+/** init_module (insmod mod args): 0 or -errno. Dependencies must be loaded already. */
+export async function load_module(k: linux_kernel, mod: module, args = ""): Promise<number> {
   might_sleep(k, "kernel/module/main.c:load_module");
   if (k.modules.has(mod.name)) return -EEXIST;
+  const params = parse_args(k, mod, args);
+  if (typeof params === "number") return params;
   const targets: loaded_module[] = [];
   for (const dep of mod.depends) {
     const t = find_module(k, dep);
@@ -85,7 +92,7 @@ export async function load_module(k: linux_kernel, mod: module): Promise<number>
     }
     targets.push(t);
   }
-  const m = new loaded_module(mod);
+  const m = new loaded_module(mod, params);
   k.modules.set(mod.name, m);
   for (const t of targets) {
     m.target_list.add(t);
@@ -119,8 +126,9 @@ function free_module(k: linux_kernel, m: loaded_module): void {
   m.has_data = false;
 }
 
-/** modprobe: load `mod` after whatever of its dependencies `available` provides. */
-export async function modprobe(k: linux_kernel, mod: module, available: readonly module[]): Promise<number> {
+/** modprobe: load `mod` (with `args`) after whatever of its dependencies `available`
+ *  provides. */
+export async function modprobe(k: linux_kernel, mod: module, available: readonly module[], args = ""): Promise<number> {
   for (const dep of mod.depends) {
     if (k.modules.has(dep)) continue;
     const image = available.find((a) => a.name === dep);
@@ -132,7 +140,7 @@ export async function modprobe(k: linux_kernel, mod: module, available: readonly
     if (r < 0) return r;
     find_module(k, dep)!.auto = true;
   }
-  return load_module(k, mod);
+  return load_module(k, mod, args);
 }
 
 /** delete_module (rmmod, which passes O_NONBLOCK): 0 or -errno. */
@@ -150,6 +158,15 @@ export async function delete_module(k: linux_kernel, name: string): Promise<numb
   // modprobe -r: dependencies loaded for this module go with their last user.
   for (const t of m.target_list) if (t.auto && t.source_list.size === 0) await delete_module(k, t.name);
   return 0;
+}
+
+/** A loaded module's parameter value (/sys/module/<mod>/parameters/<name>). */
+export function module_param_value(k: linux_kernel, module_name: string, name: string): boolean | number {
+  const m = find_module(k, module_name);
+  if (m === null) BUG(k, `module_param: module ${module_name} is not loaded`);
+  const v = m.params.get(name);
+  if (v === undefined) BUG(k, `module_param: ${module_name} has no parameter ${name}`);
+  return v;
 }
 
 /** The loaded instance's static storage. */
