@@ -15,6 +15,7 @@ import type { file, file_operations, inode } from "./fs_types.js";
 import type { miscdevice } from "./miscdevice_types.js";
 import type { page } from "./mm_types.js";
 import type { mutex, semaphore, spinlock_t } from "./lock_types.js";
+import type { completion } from "./completion_types.js";
 import type { task_struct } from "./sched_types.js";
 
 /** Name under which a kernel's symbol table holds the Linux API. */
@@ -62,6 +63,25 @@ export interface linux_kernel_api {
   sema_init(sem: semaphore, val: number, name: string): void;
   down(sem: semaphore): Promise<void>;
   up(sem: semaphore): void;
+
+  // <linux/completion.h>: a count of events; complete() adds one and wakes one waiter,
+  // complete_all() makes it done for every present and future waiter until
+  // reinit_completion(); each wait consumes one event, sleeping until there is one.
+  init_completion(x: completion): void;
+  reinit_completion(x: completion): void;
+  complete(x: completion): void;
+  complete_all(x: completion): void;
+  wait_for_completion(x: completion): Promise<void>;
+  /** 0, or -ERESTARTSYS when a signal interrupted the wait. */
+  wait_for_completion_interruptible(x: completion): Promise<number>;
+  /** 0 if `timeout` jiffies passed first, else the jiffies left (at least 1). */
+  wait_for_completion_timeout(x: completion, timeout: number): Promise<number>;
+  /** Consume an event if there is one, without sleeping. */
+  try_wait_for_completion(x: completion): boolean;
+  /** An event is there: a wait would not sleep. */
+  completion_done(x: completion): boolean;
+  // <linux/jiffies.h>: milliseconds as jiffies of this kernel's HZ, rounded up.
+  msecs_to_jiffies(m: number): number;
 
   // <linux/sched.h>, <linux/preempt.h>, <linux/smp.h>
   get_current(): task_struct;
