@@ -260,7 +260,7 @@ describe("locking", () => {
     });
     const p = await expect_panic(b.machine.run(), /^BUG: sleeping function called from invalid context at mm\/slub.c:kmalloc\nin_atomic\(\): 1, irqs_disabled\(\): 0, non_block: 0, pid: 1, name: init/);
     expect(p.thread).toBe("init/1");
-    expect(b.k.dmesg()).toMatch(/lock\(s\) held by init\/1: kvm_lock/);
+    expect(b.k.dmesg()).toMatch(/1 lock held by init\/1:\n.* #0: \(kvm_lock\), at: spin_lock\n/);
   });
 
   it("GFP_ATOMIC under a spinlock is fine; mutex_lock, cond_resched and get_cpu+sleep are not", async () => {

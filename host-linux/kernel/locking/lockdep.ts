@@ -106,15 +106,15 @@ function banner(k: linux_kernel, title: string, rule = title.length): void {
 const task_name = (t: task_struct): string => `${t.comm}/${t.pid}`;
 const print_lock = (h: held_lock): string => `(${h.class.name}), at: ${h.acquire_ip}`;
 
-/** lockdep_print_held_locks. */
-function lockdep_print_held_locks(k: linux_kernel, t: task_struct): void {
+/** lockdep_print_held_locks' lines (also what debug_show_held_locks prints). */
+export function held_locks_lines(t: task_struct): string[] {
   const depth = t.held_locks.length;
-  if (depth === 0) {
-    pr_warn(k, `no locks held by ${task_name(t)}.`);
-    return;
-  }
-  pr_warn(k, `${depth} lock${depth > 1 ? "s" : ""} held by ${task_name(t)}:`);
-  t.held_locks.forEach((h, i) => pr_warn(k, ` #${i}: ${print_lock(h)}`));
+  if (depth === 0) return [`no locks held by ${task_name(t)}.`];
+  return [`${depth} lock${depth > 1 ? "s" : ""} held by ${task_name(t)}:`, ...t.held_locks.map((h, i) => ` #${i}: ${print_lock(h)}`)];
+}
+
+function lockdep_print_held_locks(k: linux_kernel, t: task_struct): void {
+  pr_warn(k, ...held_locks_lines(t));
 }
 
 /** dump_stack's first line; the model has no call trace to print. */

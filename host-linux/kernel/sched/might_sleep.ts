@@ -7,7 +7,7 @@ import type { linux_kernel } from "../../init/main.js";
 import { get_current, this_cpu } from "../../arch/x86/kernel/percpu.js";
 import { BUG } from "../panic.js";
 import { DEBUG_LOCKS_WARN_ON } from "../../lib/debug_locks.js";
-import { held_lock_names } from "../locking/lockdep.js";
+import { held_locks_lines } from "../locking/lockdep.js";
 
 export const in_interrupt = (k: linux_kernel): boolean => this_cpu(k).cpu.in_interrupt;
 export const irqs_disabled = (k: linux_kernel): boolean => !this_cpu(k).cpu.intr_enabled;
@@ -37,7 +37,8 @@ export function might_sleep(k: linux_kernel, where: string): void {
   const t = get_current(k);
   const atomic = t.thread_info.preempt_count !== 0 || cpu.in_interrupt;
   if (!atomic && cpu.intr_enabled) return;
-  const held = t.held_locks.length ? [`${t.held_locks.length} lock(s) held by ${t.comm}/${t.pid}: ${held_lock_names(t)}`] : [];
+  // debug_show_held_locks
+  const held = t.held_locks.length ? held_locks_lines(t) : [];
   BUG(
     k,
     `sleeping function called from invalid context at ${where}`,
