@@ -15,6 +15,7 @@ import type { file, file_operations, inode } from "./fs_types.js";
 import type { miscdevice } from "./miscdevice_types.js";
 import type { page } from "./mm_types.js";
 import type { mutex, semaphore, spinlock_t } from "./lock_types.js";
+import type { completion } from "./completion_types.js";
 import type { task_struct } from "./sched_types.js";
 
 /** Name under which a kernel's symbol table holds the Linux API. */
@@ -51,7 +52,7 @@ export interface linux_kernel_api {
   // <linux/spinlock.h>, <linux/mutex.h>
   spin_lock_init(lock: spinlock_t, name: string): void;
   /** Spins (preemption off) while another CPU holds the lock. */
-  spin_lock(lock: spinlock_t): Promise<void>;
+  spin_lock(lock: spinlock_t): void | Promise<void>;
   spin_unlock(lock: spinlock_t): void;
   mutex_init(lock: mutex, name: string): void;
   mutex_lock(lock: mutex): Promise<void>;
@@ -69,6 +70,24 @@ export interface linux_kernel_api {
   ndelay(nsecs: number): Promise<void>;
   udelay(usecs: number): Promise<void>;
   mdelay(msecs: number): Promise<void>;
+  // <linux/completion.h>: a count of events; complete() adds one and wakes one waiter,
+  // complete_all() makes it done for every present and future waiter until
+  // reinit_completion(); each wait consumes one event, sleeping until there is one.
+  init_completion(x: completion): void;
+  reinit_completion(x: completion): void;
+  complete(x: completion): void;
+  complete_all(x: completion): void;
+  wait_for_completion(x: completion): Promise<void>;
+  /** 0, or -ERESTARTSYS when a signal interrupted the wait. */
+  wait_for_completion_interruptible(x: completion): Promise<number>;
+  /** 0 if `timeout` jiffies passed first, else the jiffies left (at least 1). */
+  wait_for_completion_timeout(x: completion, timeout: number): Promise<number>;
+  /** Consume an event if there is one, without sleeping. */
+  try_wait_for_completion(x: completion): boolean;
+  /** An event is there: a wait would not sleep. */
+  completion_done(x: completion): boolean;
+  // <linux/jiffies.h>: milliseconds as jiffies of this kernel's HZ, rounded up.
+  msecs_to_jiffies(m: number): number;
 
   // <linux/sched.h>, <linux/preempt.h>, <linux/smp.h>
   get_current(): task_struct;

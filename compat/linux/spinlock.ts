@@ -9,7 +9,9 @@ import { spinlock_t } from "./lock_types.js";
 export { spinlock_t };
 
 export const spin_lock_init = (lock: spinlock_t, name = "spinlock"): void => linux_api().spin_lock_init(lock, name);
-export const spin_lock = (lock: spinlock_t): Promise<void> => linux_api().spin_lock(lock);
+/** Await it in process context: it returns a Promise when it has to spin. In an
+ *  interrupt handler (synchronous) call it without await: it never spins there. */
+export const spin_lock = (lock: spinlock_t): void | Promise<void> => linux_api().spin_lock(lock);
 export const spin_unlock = (lock: spinlock_t): void => linux_api().spin_unlock(lock);
 
 /** DEFINE_SPINLOCK for a structure field: a lock initialised on first use would hide

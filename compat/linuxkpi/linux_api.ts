@@ -15,6 +15,10 @@ import {
 } from "./linux_lock.js";
 import { linux_get_current, linux_signal_pending } from "./linux_current.js";
 import {
+  linux_complete_common, linux_completion_done, linux_init_completion, linux_msecs_to_jiffies, linux_reinit_completion, linux_try_wait_for_completion,
+  linux_wait_for_common, linux_wait_for_timeout_common,
+} from "./linux_completion.js";
+import {
   linux_cond_resched, linux_irqentry_exit_cond_resched, linux_local_irq_disable, linux_local_irq_enable, linux_might_sleep, linux_need_resched, linux_preempt_disable,
   linux_preempt_enable,
 } from "./linux_schedule.js";
@@ -59,6 +63,17 @@ export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
     ndelay: (n) => linux_ndelay(n),
     udelay: (n) => linux_udelay(n),
     mdelay: (n) => linux_mdelay(n),
+
+    init_completion: (x) => linux_init_completion(x),
+    reinit_completion: (x) => linux_reinit_completion(x),
+    complete: (x) => linux_complete_common(x, false),
+    complete_all: (x) => linux_complete_common(x, true),
+    wait_for_completion: async (x) => void (await linux_wait_for_common(x, false)),
+    wait_for_completion_interruptible: (x) => linux_wait_for_common(x, true),
+    wait_for_completion_timeout: (x, timeout) => linux_wait_for_timeout_common(x, timeout, false),
+    try_wait_for_completion: (x) => linux_try_wait_for_completion(x),
+    completion_done: (x) => linux_completion_done(x),
+    msecs_to_jiffies: (m) => linux_msecs_to_jiffies(m),
 
     get_current: () => linux_get_current(),
     signal_pending: (t) => linux_signal_pending(t),

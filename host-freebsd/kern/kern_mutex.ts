@@ -129,8 +129,10 @@ export const MTX_SPIN_TOO_LONG_CYCLES = 1_000_000_000;
 const MTX_SPIN_MAX_PAUSE = 1 << 16;
 
 /** mtx_lock_spin: disable interrupts, enter a critical section and take the lock;
- *  if another CPU holds it, spin (_mtx_lock_spin_cookie). */
-export async function mtx_lock_spin(m: mtx): Promise<void> {
+ *  if another CPU holds it, spin (_mtx_lock_spin_cookie). Synchronous when the lock is
+ *  free (interrupt handlers, which run synchronously, take spin mutexes); a Promise to
+ *  await when it must spin. */
+export function mtx_lock_spin(m: mtx): void | Promise<void> {
   check_usable(m, "mtx_lock_spin");
   if (!is_spin(m)) panic(`mtx_lock_spin() of sleep mutex ${m.lock_object.lo_name}`);
   const td = curthread();
@@ -140,24 +142,34 @@ export async function mtx_lock_spin(m: mtx): Promise<void> {
     m.mtx_recurse++;
     return;
   }
-  if (m.mtx_lock !== null) {
-    // _mtx_lock_spin_cookie: "Give interrupts a chance while we spin": spinlock_exit,
-    // spin until the word reads unowned, spinlock_enter, and try again.
-    const start = current_cpu().tsc;
-    let pause = 64;
+  if (m.mtx_lock === null) return mtx_spin_take(m, td);
+  // DIVERGENCE (model): an interrupt handler runs synchronously and cannot spin; a spin
+  // mutex contended in interrupt context panics at once.
+  if (current_cpu().in_interrupt) panic(`spin lock ${m.lock_object.lo_name} held by ${m.mtx_lock.td_name} (tid ${m.mtx_lock.td_tid}) contended in interrupt context`);
+  return mtx_spin_wait(m, td);
+}
+
+async function mtx_spin_wait(m: mtx, td: thread): Promise<void> {
+  // "Give interrupts a chance while we spin": spinlock_exit, spin until the word reads
+  // unowned, spinlock_enter, and try again.
+  const start = current_cpu().tsc;
+  let pause = 64;
+  while (m.mtx_lock !== null) {
+    spinlock_exit();
     while (m.mtx_lock !== null) {
-      spinlock_exit();
-      while (m.mtx_lock !== null) {
-        if (current_cpu().tsc - start >= MTX_SPIN_TOO_LONG_CYCLES) {
-          const owner = m.mtx_lock;
-          panic(`spin lock ${m.lock_object.lo_name} held by ${owner.td_name} (tid ${owner.td_tid}) too long`);
-        }
-        await curkernel().machine.cpu_yield(pause);
-        pause = Math.min(pause * 2, MTX_SPIN_MAX_PAUSE);
+      if (current_cpu().tsc - start >= MTX_SPIN_TOO_LONG_CYCLES) {
+        const owner = m.mtx_lock;
+        panic(`spin lock ${m.lock_object.lo_name} held by ${owner.td_name} (tid ${owner.td_tid}) too long`);
       }
-      spinlock_enter();
+      await curkernel().machine.cpu_yield(pause);
+      pause = Math.min(pause * 2, MTX_SPIN_MAX_PAUSE);
     }
+    spinlock_enter();
   }
+  mtx_spin_take(m, td);
+}
+
+function mtx_spin_take(m: mtx, td: thread): void {
   m.mtx_lock = td;
   witness_lock(m.lock_object);
 }

@@ -31,6 +31,8 @@ import type { miscdevice } from "../include/linux/miscdevice_types.js";
 import type { module } from "../include/linux/module_types.js";
 import { signal_struct, task_struct } from "../include/linux/sched.js";
 import { KernelPanic, panic } from "../kernel/panic.js";
+import { UTS_RELEASE, UTS_VERSION } from "../include/linux/utsname.js";
+import { lockdep_info, lockdep_state } from "../kernel/locking/lockdep.js";
 import { KERN_INFO, dmesg, printk, printk_log } from "../kernel/printk/printk.js";
 import { do_idle, rq } from "../kernel/sched/core.js";
 import { wait_queue_head } from "../kernel/sched/wait.js";
@@ -58,6 +60,9 @@ export interface linux_boot_options {
   console?: HostPipe;
   /** panic_on_warn: a WARN() stops the machine. */
   panic_on_warn?: boolean;
+  /** CONFIG_PROVE_LOCKING: lockdep validates every lock order (default on, as in a
+   *  debug kernel; its cost is one graph search per new dependency). */
+  prove_locking?: boolean;
 }
 
 /** The first MiB (real-mode IVT, BIOS data, EBDA, VGA and option ROMs) is never used. */
@@ -76,6 +81,9 @@ export class linux_kernel {
   panic_error: KernelPanic | null = null;
   panic_on_warn = false;
   warnings = 0;
+  /** lib/debug_locks.c: off after the first locking report. */
+  debug_locks = true;
+  lockdep!: lockdep_state;
   // mm
   zone!: zone;
   kmalloc_caches: kmem_cache[] = [];
@@ -86,6 +94,8 @@ export class linux_kernel {
   readonly pids = new Map<number, task_struct>();
   last_pid = 0;
   jiffies = 0;
+  /** CONFIG_HZ, and the TSC cycles per tick. */
+  HZ = 0;
   tick_period = 0;
   irq_count: number[] = [];
   // vfs
@@ -219,6 +229,7 @@ function trap_init(k: linux_kernel): void {
 
 function time_init(k: linux_kernel, hz: number): void {
   if (!Number.isInteger(hz) || hz <= 0) panic(k, `invalid HZ ${hz}`);
+  k.HZ = hz;
   k.tick_period = Math.round((TSC_KHZ * 1000) / hz);
   printk(k, KERN_INFO, `tsc: Detected ${TSC_KHZ / 1000}.000 MHz processor; HZ=${hz}`);
 }
@@ -241,12 +252,14 @@ export function linux_boot(machine: Machine, opts: linux_boot_options = {}): lin
   const k = new linux_kernel(machine);
   k.panic_on_warn = opts.panic_on_warn ?? false;
   if (opts.console) k.log.console = opts.console;
-  printk(k, "<5>", "Linux version 2.6.22-lkvm (lkvm model) #1 SMP");
+  k.lockdep = new lockdep_state(opts.prove_locking ?? true);
+  printk(k, "<5>", `Linux version ${UTS_RELEASE} (lkvm model) ${UTS_VERSION}`);
   const { first_free, npages } = setup_arch(k);
   mm_core_init(k, first_free, npages);
   sched_init(k);
   trap_init(k);
   time_init(k, opts.hz ?? 1000);
+  lockdep_info(k);
   futex_init(k);
   vfs_caches_init(k);
   k.api = build_linux_kernel_api(k);

@@ -27,6 +27,7 @@ import {
 } from "../include/linux/sched.js";
 import { get_current } from "../arch/x86/kernel/percpu.js";
 import { BUG } from "./panic.js";
+import { debug_check_no_locks_held } from "./locking/lockdep.js";
 import { KERN_ERR, printk } from "./printk/printk.js";
 import { schedule } from "./sched/core.js";
 import { wait_event, wake_up } from "./sched/wait.js";
@@ -53,6 +54,7 @@ export async function do_exit(k: linux_kernel, code: number): Promise<never> {
   await exit_mm(k, tsk);
   await exit_files(k, tsk);
   exit_notify(k, tsk);
+  debug_check_no_locks_held(k);
   tsk.__state = TASK_DEAD;
   await schedule(k);
   BUG(k, `dead task ${tsk.comm}/${tsk.pid} rescheduled`);

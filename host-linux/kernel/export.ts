@@ -11,6 +11,7 @@ import type { file as module_file, file_operations, inode as module_inode } from
 import type { miscdevice } from "../include/linux/miscdevice_types.js";
 import type { page } from "../include/linux/mm_types.js";
 import type { mutex, semaphore, spinlock_t } from "../include/linux/lock_types.js";
+import type { completion } from "../include/linux/completion_types.js";
 import type { task_struct as module_task_struct } from "../include/linux/sched_types.js";
 import { PAGE_OFFSET, __pa_raw, __va_raw } from "../arch/x86/include/asm/page.js";
 import { get_current, this_cpu } from "../arch/x86/kernel/percpu.js";
@@ -23,6 +24,11 @@ import { spin_lock, spin_lock_init, spin_unlock } from "./locking/spinlock.js";
 import { mdelay, ndelay, udelay } from "../arch/x86/lib/delay.js";
 import { mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "./locking/mutex.js";
 import { down, sema_init, up } from "./locking/semaphore.js";
+import {
+  complete, complete_all, completion_done, init_completion, reinit_completion, try_wait_for_completion, wait_for_completion,
+  wait_for_completion_interruptible, wait_for_completion_timeout,
+} from "./sched/completion.js";
+import { msecs_to_jiffies } from "./time/timer.js";
 import { cond_resched, irqentry_exit_cond_resched, need_resched } from "./sched/core.js";
 import { might_sleep, preempt_disable, preempt_enable } from "./sched/might_sleep.js";
 import { signal_pending } from "./signal.js";
@@ -59,7 +65,7 @@ export interface linux_kernel_api {
   kmem_store(addr: Kva, src: Uint8Array): void;
   // <linux/spinlock.h>, <linux/mutex.h>
   spin_lock_init(lock: spinlock_t, name: string): void;
-  spin_lock(lock: spinlock_t): Promise<void>;
+  spin_lock(lock: spinlock_t): void | Promise<void>;
   spin_unlock(lock: spinlock_t): void;
   mutex_init(lock: mutex, name: string): void;
   mutex_lock(lock: mutex): Promise<void>;
@@ -74,6 +80,17 @@ export interface linux_kernel_api {
   ndelay(nsecs: number): Promise<void>;
   udelay(usecs: number): Promise<void>;
   mdelay(msecs: number): Promise<void>;
+  // <linux/completion.h>, <linux/jiffies.h>
+  init_completion(x: completion): void;
+  reinit_completion(x: completion): void;
+  complete(x: completion): void;
+  complete_all(x: completion): void;
+  wait_for_completion(x: completion): Promise<void>;
+  wait_for_completion_interruptible(x: completion): Promise<number>;
+  wait_for_completion_timeout(x: completion, timeout: number): Promise<number>;
+  try_wait_for_completion(x: completion): boolean;
+  completion_done(x: completion): boolean;
+  msecs_to_jiffies(m: number): number;
   // <linux/sched.h>, <linux/preempt.h>, <linux/irqflags.h>, <linux/smp.h>
   get_current(): module_task_struct;
   signal_pending(t: module_task_struct): boolean;
@@ -176,6 +193,17 @@ export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
     ndelay: (n) => ndelay(k, n),
     udelay: (n) => udelay(k, n),
     mdelay: (n) => mdelay(k, n),
+
+    init_completion: (x) => init_completion(k, x),
+    reinit_completion: (x) => reinit_completion(k, x),
+    complete: (x) => complete(k, x),
+    complete_all: (x) => complete_all(k, x),
+    wait_for_completion: (x) => wait_for_completion(k, x),
+    wait_for_completion_interruptible: (x) => wait_for_completion_interruptible(k, x),
+    wait_for_completion_timeout: (x, timeout) => wait_for_completion_timeout(k, x, timeout),
+    try_wait_for_completion: (x) => try_wait_for_completion(k, x),
+    completion_done: (x) => completion_done(k, x),
+    msecs_to_jiffies: (m) => msecs_to_jiffies(k, m),
 
     get_current: () => get_current(k),
     signal_pending: (t) => signal_pending(t as task_struct),

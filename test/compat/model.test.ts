@@ -16,6 +16,13 @@ import {
   LKPITEST_PAGE0, LKPITEST_PAGE1, LKPITEST_TYPE, LKPITEST_GUP,
 } from "./lkpitest_driver.js";
 import { call, freebsd_os, linux_os, uload, user_store, ustr, val, type os, type outcome } from "./model_os.js";
+import fc from "fast-check";
+import type { IoctlDef } from "../../include/uapi/asm-generic/ioctl.js";
+import { fork_exec } from "../../host-freebsd/kern/kern_exec.js";
+import { kern_wait } from "../../host-freebsd/kern/kern_exit.js";
+import {
+  comptest_module, CT_COMPLETE, CT_COMPLETE_ALL, CT_DONE, CT_REINIT, CT_TRY, CT_WAIT, CT_WAIT_TIMEOUT, CT_WAITING,
+} from "./comptest_driver.js";
 
 interface results {
   common: Record<string, unknown>;
@@ -191,5 +198,139 @@ describe("model-based: one Linux driver, one user program, two kernels", () => {
     const a = await run_on_freebsd(3);
     const b = await run_on_freebsd(3);
     expect(a.facts.dmesg).toBe(b.facts.dmesg);
+  });
+});
+
+// Completions: one driver (comptest_driver.ts) and the same four processes on both
+// kernels. Two waiters sleep on completion 0 and then on 2, a third waits on 1 with a
+// long timeout; a controller wakes them one at a time (complete), all at once
+// (complete_all), and exercises counting, reinit and a timeout that expires.
+interface comp_results {
+  ctl: Record<string, unknown>;
+  /** The rank each waiter woke with, per completion. */
+  ranks0: number[];
+  ranks2: number[];
+  w3: number | null;
+}
+
+function comptest_programs(o: os, r: comp_results): [string, () => Promise<number>][] {
+  const open_dev = async () => {
+    const scratch = val(await call(o, o.nr.mmap, 0, 4096, o.PROT_READ | o.PROT_WRITE, o.MAP_ANON | o.MAP_PRIVATE, -1, 0));
+    return val(await call(o, o.nr.open, ustr(scratch, "/dev/comptest"), o.O_RDWR));
+  };
+  const ioctl = async (fd: number, d: IoctlDef, arg: number) => val(await call(o, o.nr.ioctl, fd, o.ioctl_cmd(d), arg));
+  /** Until `n` tasks sleep in a wait on completion `i`. */
+  const until_waiting = async (fd: number, i: number, n: number) => {
+    for (let tries = 0; (await ioctl(fd, CT_WAITING, i)) !== n; tries++) if (tries > 100_000) throw new Error(`completion ${i}: never ${n} waiters`);
+  };
+  const waiter = async () => {
+    const fd = await open_dev();
+    r.ranks0.push(await ioctl(fd, CT_WAIT, 0));
+    r.ranks2.push(await ioctl(fd, CT_WAIT, 2));
+    return 0;
+  };
+  const timed_waiter = async () => {
+    const fd = await open_dev();
+    r.w3 = await ioctl(fd, CT_WAIT_TIMEOUT, 1 | (10_000 << 4));
+    return 0;
+  };
+  const ctl = async () => {
+    const c = r.ctl;
+    const fd = await open_dev();
+    c.initial = [await ioctl(fd, CT_DONE, 1), await ioctl(fd, CT_TRY, 1)];
+    await until_waiting(fd, 0, 2);
+    await until_waiting(fd, 1, 1);
+    await ioctl(fd, CT_COMPLETE, 0);
+    await until_waiting(fd, 0, 1);
+    await ioctl(fd, CT_COMPLETE, 0);
+    await until_waiting(fd, 0, 0);
+    await ioctl(fd, CT_COMPLETE, 1);
+    await until_waiting(fd, 1, 0);
+    await until_waiting(fd, 2, 2);
+    await ioctl(fd, CT_COMPLETE_ALL, 2);
+    await until_waiting(fd, 2, 0);
+    c.all = [await ioctl(fd, CT_DONE, 2), await ioctl(fd, CT_TRY, 2), await ioctl(fd, CT_TRY, 2), await ioctl(fd, CT_WAIT, 2)];
+    await ioctl(fd, CT_REINIT, 2);
+    c.reinit = [await ioctl(fd, CT_DONE, 2), await ioctl(fd, CT_TRY, 2)];
+    c.timeout = await ioctl(fd, CT_WAIT_TIMEOUT, 3 | (5 << 4));
+    await ioctl(fd, CT_COMPLETE, 3);
+    await ioctl(fd, CT_COMPLETE, 3);
+    c.count = [await ioctl(fd, CT_DONE, 3), await ioctl(fd, CT_TRY, 3), await ioctl(fd, CT_WAIT, 3), await ioctl(fd, CT_TRY, 3)];
+    return 0;
+  };
+  return [["w1", waiter], ["w2", waiter], ["w3", timed_waiter], ["ctl", ctl]];
+}
+
+const new_comp_results = (): comp_results => ({ ctl: {}, ranks0: [], ranks2: [], w3: null });
+
+async function comptest_on_linux(seed: number) {
+  const machine = new Machine({ ncpus: 2, ram_bytes: 32 << 20, seed });
+  const k = linux_boot(machine);
+  const r = new_comp_results();
+  const facts: Record<string, unknown> = {};
+  k.start(async () => {
+    facts.load = await k.load_kvm(comptest_module);
+    const so = new CapturePipe();
+    const pids: number[] = [];
+    for (const [comm, program] of comptest_programs(linux_os, r)) pids.push(await k.spawn_process(comm, program, so, so));
+    const statuses: unknown[] = [];
+    for (const pid of pids) {
+      const st = await k.wait_process(pid);
+      statuses.push(st.exit_code === 0 && st.signal === null ? 0 : st);
+    }
+    facts.statuses = statuses;
+    facts.output = so.text();
+    facts.unload = await k.unload_kvm("comptest");
+  });
+  await machine.run();
+  facts.dmesg = k.dmesg();
+  return { r, facts };
+}
+
+async function comptest_on_freebsd(seed: number) {
+  const machine = new Machine({ ncpus: 2, ram_bytes: 32 << 20, seed });
+  const kern = freebsd_boot(machine);
+  const r = new_comp_results();
+  const facts: Record<string, unknown> = {};
+  kern.start(async () => {
+    kern.install_kld(linuxkpi_kld());
+    kern.install_kld(linux_kld(comptest_module));
+    facts.load = await kern.kldload("comptest");
+    const so = new CapturePipe();
+    const procs = comptest_programs(freebsd_os, r).map(([comm, program]) => fork_exec(comm, program, so, so).p!);
+    const statuses: unknown[] = [];
+    for (const p of procs) statuses.push((await kern_wait(p.p_pid)).p!.p_xexit);
+    facts.statuses = statuses;
+    facts.output = so.text();
+    facts.unload = await kern.kldunload("comptest");
+  });
+  await machine.run();
+  facts.dmesg = kern.dmesg();
+  return { r, facts };
+}
+
+describe("model-based: completions through the shim and on host-linux", () => {
+  const expected = {
+    ctl: { initial: [0, 0], all: [1, 1, 1, 3], reinit: [0, 0], timeout: 0, count: [1, 1, 1, 0] },
+    ranks0: [1, 2],
+    ranks2: [1, 2],
+    w3: 1,
+  };
+  it("both kernels give the same results, any seed", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (seed) => {
+        for (const run of [comptest_on_linux, comptest_on_freebsd]) {
+          const { r, facts } = await run(seed);
+          expect(facts, run.name).toMatchObject({ load: 0, statuses: [0, 0, 0, 0], output: "", unload: 0 });
+          expect({ ...r, ranks0: [...r.ranks0].sort(), ranks2: [...r.ranks2].sort() }, run.name).toEqual(expected);
+        }
+      }),
+      { numRuns: 4 },
+    );
+  });
+
+  it("host-linux's lockdep stays silent for the driver", async () => {
+    const { facts } = await comptest_on_linux(3);
+    expect(facts.dmesg).not.toMatch(/^<\d>\[[ \d.]+\] (WARNING|BUG):/m);
   });
 });

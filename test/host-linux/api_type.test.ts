@@ -15,6 +15,8 @@ import type * as hl_misc from "../../host-linux/include/linux/miscdevice_types.j
 import type * as hl_module from "../../host-linux/include/linux/module_types.js";
 import type * as hl_sched from "../../host-linux/include/linux/sched_types.js";
 import type * as hl_lock from "../../host-linux/include/linux/lock_types.js";
+import type * as compat_completion from "../../compat/linux/completion_types.js";
+import type * as hl_completion from "../../host-linux/include/linux/completion_types.js";
 import * as compat_gfp from "../../compat/linux/gfp_types.js";
 import * as hl_gfp from "../../host-linux/include/linux/gfp_types.js";
 import * as compat_errno from "../../compat/linux/errno.js";
@@ -37,6 +39,7 @@ yes<Assignable<hl_mm.vm_area_struct, compat_mm.vm_area_struct>>();
 yes<Assignable<hl_sched.task_struct, compat_sched.task_struct>>();
 yes<Assignable<compat_lock.spinlock_t, hl_lock.spinlock_t>>();
 yes<Assignable<compat_lock.mutex, hl_lock.mutex>>();
+yes<Assignable<compat_completion.completion, hl_completion.completion>>();
 
 describe("linux_kernel_api", () => {
   it("the exported object is assignable to compat/linux's linux_kernel_api", () => {

@@ -330,6 +330,8 @@ describe("driver error paths", () => {
     });
     const err = await b.machine.run().then(() => null, (e) => e);
     expect(String(err?.reason?.message)).toMatch(/^BUG: lock held when returning to user space!\np\/\d+ is leaving the kernel with preempt_count 1 and locks held: leaked_lock/);
+    // lockdep's report (lockdep_sys_exit) comes first.
+    expect(b.k.dmesg()).toMatch(/WARNING: lock held when returning to user space!\n.*\n.*\n.* p\/\d+ is leaving the kernel with locks still held!\n.* 1 lock held by p\/\d+:\n.*  #0: \(leaked_lock\), at: spin_lock\n/);
   });
 
   it("a driver fault returning VM_FAULT_SIGBUS kills the process with SIGBUS", async () => {

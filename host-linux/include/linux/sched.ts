@@ -11,6 +11,7 @@ import type { mm_struct } from "../../mm/mm_struct.js";
 import type { files_struct } from "../../fs/file.js";
 import type { wait_queue_head } from "../../kernel/sched/wait.js";
 import type { task_struct as module_task_struct } from "./sched_types.js";
+import type { held_lock } from "../../kernel/locking/lockdep.js";
 
 // task->__state
 export const TASK_RUNNING = 0x0000;
@@ -106,8 +107,9 @@ export class task_struct implements module_task_struct {
   /** A synchronous fault signal (force_sig) that kills whatever the disposition. */
   forced_fatal_signal = 0;
   signal!: signal_struct;
-  /** lockdep's held_locks, by lock name, for reports. */
-  readonly held_locks: string[] = [];
+  /** lockdep's held_locks: the locks this task holds (or waits for, for a mutex),
+   *  oldest first (kernel/locking/lockdep). */
+  readonly held_locks: held_lock[] = [];
   /** A kernel error thrown out of a system call or fault, so the task body rethrows it. */
   kernel_error: unknown = null;
   ctx!: Context;

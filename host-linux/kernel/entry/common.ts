@@ -15,6 +15,7 @@ import { TIF_NEED_RESCHED, TIF_SIGPENDING, type task_struct } from "../../includ
 import { get_current } from "../../arch/x86/kernel/percpu.js";
 import { sys_call_table } from "../../arch/x86/entry/syscall_64.js";
 import { BUG } from "../panic.js";
+import { held_lock_names, lockdep_sys_exit } from "../locking/lockdep.js";
 import { schedule } from "../sched/core.js";
 import { get_signal } from "../signal.js";
 import { do_group_exit } from "../exit.js";
@@ -58,8 +59,9 @@ export async function syscall_exit_to_user_mode(k: linux_kernel, tsk: task_struc
     break;
   }
   if (ret === -ERESTARTSYS || ret === -ERESTARTNOHAND || ret === -ERESTARTNOINTR) ret = -EINTR;
+  lockdep_sys_exit(k);
   if (tsk.thread_info.preempt_count !== 0 || tsk.held_locks.length > 0)
     BUG(k, `lock held when returning to user space!`,
-      `${tsk.comm}/${tsk.pid} is leaving the kernel with preempt_count ${tsk.thread_info.preempt_count} and locks held: ${tsk.held_locks.join(", ") || "none"}`);
+      `${tsk.comm}/${tsk.pid} is leaving the kernel with preempt_count ${tsk.thread_info.preempt_count} and locks held: ${held_lock_names(tsk) || "none"}`);
   return ret;
 }

@@ -1,6 +1,7 @@
 // kernel/locking/semaphore.c: a count and a FIFO of sleeping waiters. down() takes one
 // unit or sleeps (TASK_UNINTERRUPTIBLE) until up() hands it one; no owner, so any task
 // may up(), and the count may start anywhere (0 for a completion-like use, >1 for a pool).
+// Not a lockdep class: Linux's struct semaphore has no lockdep_map either.
 
 import type { linux_kernel } from "../../init/main.js";
 import type { semaphore } from "../../include/linux/lock_types.js";

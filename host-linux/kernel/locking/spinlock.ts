@@ -7,6 +7,11 @@
 // contender really waits. Spinning for a second (CONFIG_DEBUG_SPINLOCK's
 // loops_per_jiffy * HZ) reports "spinlock lockup suspected": the holder slept with the
 // lock, or the contender interrupted its own holder on this CPU.
+//
+// lockdep (spin_acquire / spin_release) sees the lock before the raw lock is touched,
+// so a recursion or an unbalanced unlock gets lockdep's report first. DIVERGENCE:
+// Linux's spin_bug is silent once debug_locks is off and then spins on; the model
+// still stops the machine with the spinlock_debug BUG.
 
 import type { linux_kernel } from "../../init/main.js";
 import type { spinlock_t } from "../../include/linux/lock_types.js";
@@ -14,7 +19,8 @@ import type { task_struct } from "../../include/linux/sched.js";
 import { get_current, this_cpu } from "../../arch/x86/kernel/percpu.js";
 import { BUG } from "../panic.js";
 import { TSC_KHZ } from "../../arch/x86/kernel/tsc.js";
-import { preempt_disable, preempt_enable } from "../sched/might_sleep.js";
+import { in_interrupt, preempt_disable, preempt_enable } from "../sched/might_sleep.js";
+import { type lockdep_map, lock_acquire, lock_release, lockdep_init_map } from "./lockdep.js";
 
 export const SPINLOCK_MAGIC = 0xdead4ead;
 
@@ -24,11 +30,14 @@ export class raw_spinlock {
   locked = false;
   owner: task_struct | null = null;
   owner_cpu = -1;
+  readonly dep_map: lockdep_map;
 
   constructor(
     readonly kernel: linux_kernel,
     readonly name: string,
-  ) {}
+  ) {
+    this.dep_map = lockdep_init_map(kernel, name);
+  }
 }
 
 export function spin_lock_init(k: linux_kernel, lock: spinlock_t, name: string): void {
@@ -59,38 +68,49 @@ export const SPIN_LOCKUP_CYCLES = TSC_KHZ * 1000;
 /** The longest pause between two looks at a contended lock (cpu_relax, backing off). */
 const SPIN_MAX_PAUSE = 1 << 16;
 
-export async function spin_lock(k: linux_kernel, lock: spinlock_t): Promise<void> {
+/** spin_lock: synchronous when the lock is free (so an interrupt handler, which runs
+ *  synchronously, can take it); a Promise to await when it must spin. */
+export function spin_lock(k: linux_kernel, lock: spinlock_t): void | Promise<void> {
   const l = raw(k, lock);
   const me = get_current(k);
   preempt_disable(k);
-  if (l.locked) {
-    if (l.owner === me) spin_dump(k, lock, "recursion");
-    // __spin_lock_debug: spin, preemption off, until the holder lets go.
-    const cpu = this_cpu(k).cpu;
-    const start = cpu.tsc;
-    let pause = 64;
-    while (l.locked) {
-      if (cpu.tsc - start >= SPIN_LOCKUP_CYCLES) spin_dump(k, lock, "lockup suspected");
-      await k.machine.cpu_yield(pause);
-      pause = Math.min(pause * 2, SPIN_MAX_PAUSE);
-    }
+  lock_acquire(k, l.dep_map, l, false, "spin_lock");
+  if (!l.locked) return take(k, l, me);
+  if (l.owner === me) spin_dump(k, lock, "recursion");
+  // DIVERGENCE (model): interrupt handlers run synchronously, so one cannot spin; a lock
+  // contended in interrupt context is reported at once.
+  if (in_interrupt(k)) spin_dump(k, lock, "lockup suspected (contended in interrupt context, where the model cannot spin)");
+  return spin_wait(k, lock, l, me);
+}
+
+/** __spin_lock_debug: spin, preemption off, until the holder lets go. */
+async function spin_wait(k: linux_kernel, lock: spinlock_t, l: raw_spinlock, me: task_struct): Promise<void> {
+  const cpu = this_cpu(k).cpu;
+  const start = cpu.tsc;
+  let pause = 64;
+  while (l.locked) {
+    if (cpu.tsc - start >= SPIN_LOCKUP_CYCLES) spin_dump(k, lock, "lockup suspected");
+    await k.machine.cpu_yield(pause);
+    pause = Math.min(pause * 2, SPIN_MAX_PAUSE);
   }
+  take(k, l, me);
+}
+
+function take(k: linux_kernel, l: raw_spinlock, me: task_struct): void {
   l.locked = true;
   l.owner = me;
   l.owner_cpu = this_cpu(k).cpu_number;
-  me.held_locks.push(l.name);
 }
 
 export function spin_unlock(k: linux_kernel, lock: spinlock_t): void {
   const l = raw(k, lock);
   const me = get_current(k);
+  lock_release(k, l.dep_map, l, "spin_unlock");
   if (!l.locked) spin_dump(k, lock, "already unlocked");
   if (l.owner !== me) spin_dump(k, lock, "wrong owner");
   if (l.owner_cpu !== this_cpu(k).cpu_number) spin_dump(k, lock, "wrong CPU");
   l.locked = false;
   l.owner = null;
   l.owner_cpu = -1;
-  const i = me.held_locks.lastIndexOf(l.name);
-  if (i >= 0) me.held_locks.splice(i, 1);
   preempt_enable(k);
 }

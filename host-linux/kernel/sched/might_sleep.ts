@@ -5,7 +5,9 @@
 import { current_cpu } from "../../../machine/engine.js";
 import type { linux_kernel } from "../../init/main.js";
 import { get_current, this_cpu } from "../../arch/x86/kernel/percpu.js";
-import { BUG, WARN } from "../panic.js";
+import { BUG } from "../panic.js";
+import { DEBUG_LOCKS_WARN_ON } from "../../lib/debug_locks.js";
+import { held_locks_lines } from "../locking/lockdep.js";
 
 export const in_interrupt = (k: linux_kernel): boolean => this_cpu(k).cpu.in_interrupt;
 export const irqs_disabled = (k: linux_kernel): boolean => !this_cpu(k).cpu.intr_enabled;
@@ -25,10 +27,7 @@ export function preempt_disable(k: linux_kernel): void {
  *  (cond_resched, return to user mode), as on a PREEMPT_NONE kernel. */
 export function preempt_enable(k: linux_kernel): void {
   const t = get_current(k);
-  if (t.thread_info.preempt_count <= 0) {
-    WARN(k, "kernel/sched/core.c preempt_count_sub", "DEBUG_LOCKS_WARN_ON(val > preempt_count())");
-    return;
-  }
+  if (DEBUG_LOCKS_WARN_ON(k, t.thread_info.preempt_count <= 0, "kernel/sched/core.c preempt_count_sub", "val > preempt_count()")) return;
   t.thread_info.preempt_count--;
 }
 
@@ -38,7 +37,8 @@ export function might_sleep(k: linux_kernel, where: string): void {
   const t = get_current(k);
   const atomic = t.thread_info.preempt_count !== 0 || cpu.in_interrupt;
   if (!atomic && cpu.intr_enabled) return;
-  const held = t.held_locks.length ? [`${t.held_locks.length} lock(s) held by ${t.comm}/${t.pid}: ${t.held_locks.join(", ")}`] : [];
+  // debug_show_held_locks
+  const held = t.held_locks.length ? held_locks_lines(t) : [];
   BUG(
     k,
     `sleeping function called from invalid context at ${where}`,

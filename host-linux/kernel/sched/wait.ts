@@ -19,27 +19,47 @@ import { might_sleep } from "./might_sleep.js";
 import { schedule, set_current_state, wake_up_state } from "./core.js";
 import { signal_pending_state } from "../signal.js";
 
+/** wait_queue_entry->flags: an exclusive waiter (wakes alone: one wake_up, one waiter). */
+export const WQ_FLAG_EXCLUSIVE = 0x01;
+
 export interface wait_queue_entry {
   readonly task: task_struct;
+  readonly flags?: number;
+  /** wait_queue_entry->func: autoremove_wake_function (the default here) dequeues the
+   *  entry it wakes; default_wake_function (false) leaves it queued until the waiter
+   *  removes it, keeping its place if it has to sleep again. */
+  readonly autoremove?: boolean;
 }
 
 export class wait_queue_head {
   readonly head: wait_queue_entry[] = [];
 }
 
-/** __wake_up: wake every waiter in one of `mode`'s states (autoremove_wake_function). */
-function __wake_up(k: linux_kernel, wq: wait_queue_head, mode: number): void {
+/** __add_wait_queue_entry_tail with WQ_FLAG_EXCLUSIVE: exclusive waiters queue behind
+ *  the others, so a wake_up reaches every non-exclusive waiter first. */
+export function __add_wait_queue_exclusive(wq: wait_queue_head, e: wait_queue_entry): void {
+  if (!wq.head.includes(e)) wq.head.push(e);
+}
+
+export function __remove_wait_queue(wq: wait_queue_head, e: wait_queue_entry): void {
+  const i = wq.head.indexOf(e);
+  if (i >= 0) wq.head.splice(i, 1);
+}
+
+/** __wake_up_common: wake the waiters in one of `mode`'s states, stopping after
+ *  `nr_exclusive` exclusive ones were woken (0: all); a waiter already awake does not
+ *  count. */
+function __wake_up(k: linux_kernel, wq: wait_queue_head, mode: number, nr_exclusive: number): void {
   for (const e of [...wq.head]) {
-    if (wake_up_state(k, e.task, mode)) {
-      const i = wq.head.indexOf(e);
-      if (i >= 0) wq.head.splice(i, 1);
-    }
+    if (!wake_up_state(k, e.task, mode)) continue;
+    if (e.autoremove ?? true) __remove_wait_queue(wq, e);
+    if (((e.flags ?? 0) & WQ_FLAG_EXCLUSIVE) !== 0 && --nr_exclusive === 0) break;
   }
 }
 
-export const wake_up = (k: linux_kernel, wq: wait_queue_head): void => __wake_up(k, wq, TASK_NORMAL);
-export const wake_up_all = (k: linux_kernel, wq: wait_queue_head): void => __wake_up(k, wq, TASK_NORMAL);
-export const wake_up_interruptible = (k: linux_kernel, wq: wait_queue_head): void => __wake_up(k, wq, TASK_INTERRUPTIBLE);
+export const wake_up = (k: linux_kernel, wq: wait_queue_head): void => __wake_up(k, wq, TASK_NORMAL, 1);
+export const wake_up_all = (k: linux_kernel, wq: wait_queue_head): void => __wake_up(k, wq, TASK_NORMAL, 0);
+export const wake_up_interruptible = (k: linux_kernel, wq: wait_queue_head): void => __wake_up(k, wq, TASK_INTERRUPTIBLE, 1);
 
 /** ___wait_event: 0 when `condition` became true, -ERESTARTSYS when a signal (any for
  *  an interruptible wait, SIGKILL for a killable one) interrupted the wait. */
