@@ -135,7 +135,7 @@ describe("(b) a static `current`: two VMs corrupt each other", () => {
 async function race(config: Partial<LinuxkpiConfig>, seed: number, ncpus: number, nproc: number, rounds: number, add = RACETEST_ADD) {
   const machine = new Machine({ ncpus, ram_bytes: 16 << 20, seed });
   const kern = freebsd_boot(machine);
-  const r: { counter?: number; statuses?: number[]; leak?: number } = {};
+  const r: { counter?: number; statuses?: number[]; leak?: number; stopped?: string; dmesg?: string } = {};
   kern.start(async () => {
     kern.install_kld(linuxkpi_kld(config));
     kern.install_kld(linux_kld(racetest_module));
@@ -166,7 +166,7 @@ async function race(config: Partial<LinuxkpiConfig>, seed: number, ncpus: number
   try {
     await machine.run();
   } catch (e) {
-    if (e instanceof MachineStopped) return { stopped: e.message, dmesg: kern.dmesg() };
+    if (e instanceof MachineStopped) return { ...r, stopped: e.message, dmesg: kern.dmesg() };
     throw e;
   }
   return { ...r, dmesg: kern.dmesg() };
@@ -284,10 +284,10 @@ async function signal_between(config: Partial<LinuxkpiConfig>, seed: number) {
   try {
     await machine.run();
   } catch (e) {
-    if (e instanceof MachineStopped) return { stopped: e.message };
+    if (e instanceof MachineStopped) return { ...r, stopped: e.message as string | undefined };
     throw e;
   }
-  return { ...r, stopped: undefined };
+  return { ...r, stopped: undefined as string | undefined };
 }
 
 describe("(d) a semaphore whose count starts at 0", () => {

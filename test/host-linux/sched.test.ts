@@ -334,6 +334,7 @@ describe("locking", () => {
         note("contender", "locked");
         k.api.spin_unlock(l);
         done = true;
+        return 0;
       }, "contender");
       await k.api.udelay(200); // 200 us with the lock held: the contender spins meanwhile
       note("init", "unlocking");
@@ -359,6 +360,7 @@ describe("locking", () => {
       k.kthread_run(async () => {
         await k.api.spin_lock(l);
         k.api.spin_unlock(l);
+        return 0;
       }, "contender");
       await k.api.mdelay(1100);
       k.api.spin_unlock(l);

@@ -20,7 +20,7 @@ import type { file_operations } from "../../host-linux/include/linux/fs_types.js
 import type { miscdevice } from "../../host-linux/include/linux/miscdevice_types.js";
 import { run_kernel } from "./helpers.js";
 import {
-  CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_NEWNS, CLONE_PARENT_SETTID, CLONE_PTHREAD, CLONE_SETTLS,
+  CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_NEWNS, CLONE_PTHREAD, CLONE_SETTLS,
   CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM, FUTEX_PRIVATE_FLAG, FUTEX_WAIT, FUTEX_WAKE, NR, O_RDWR,
   clone_thread, futex, load32, mmap_anon, mutex_lock, mutex_unlock, ret, store32, wait_tid, type lock_stats,
 } from "./uthread.js";
@@ -44,7 +44,7 @@ async function settle(k: linux_kernel, cond: () => boolean, n = 200): Promise<vo
 const state_of = (k: linux_kernel, tid: number): number => k.pids.get(tid)?.state ?? -1;
 
 describe("clone: threads of one process", () => {
-  it("ids, CLONE_PARENT_SETTID / CHILD_SETTID / CHILD_CLEARTID, CLONE_SETTLS, shared memory and fds", async () => {
+  it("ids / CHILD_SETTID / CHILD_CLEARTID, CLONE_SETTLS, shared memory and fds", async () => {
     const out = new CapturePipe();
     const { result } = await run_kernel(async (k) => {
       const before = k.free_page_count();
