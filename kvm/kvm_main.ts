@@ -13,9 +13,10 @@ import { O_CLOEXEC, O_RDWR, type file, type file_operations, type inode } from "
 import { __GFP_ZERO, GFP_KERNEL, __free_page, alloc_page } from "../compat/linux/gfp.js";
 import { _IOC_NR, _IOC_TYPE, linux_ioctl } from "../compat/linux/ioctl.js";
 import { KVM_MINOR, misc_register, misc_deregister, type miscdevice } from "../compat/linux/miscdevice.js";
-import { page_address, VM_FAULT_SIGBUS, type vm_area_struct, type vm_fault } from "../compat/linux/mm.js";
+import { page_address, vm_mmap, vm_munmap, VM_FAULT_SIGBUS, type vm_area_struct, type vm_fault } from "../compat/linux/mm.js";
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from "../compat/linux/mman.js";
 import { mutex, mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "../compat/linux/mutex.js";
-import { pr_err, pr_info } from "../compat/linux/printk.js";
+import { pr_debug, pr_err, pr_info } from "../compat/linux/printk.js";
 import { get_current } from "../compat/linux/sched.js";
 import { kfree, kzalloc } from "../compat/linux/slab.js";
 import { spin_lock, spin_lock_init, spin_unlock, spinlock_t } from "../compat/linux/spinlock.js";
@@ -41,8 +42,9 @@ import {
 const SIZEOF_STRUCT_KVM = 4096;
 const SIZEOF_STRUCT_KVM_VCPU = 1024;
 
-/** Linux ioctl numbers, computed once from the uapi descriptions. */
-const IOC = Object.fromEntries(uapi.KVM_IOCTLS.map((d) => [d.name, linux_ioctl(d)])) as Record<string, number>;
+/** Linux ioctl numbers, computed once from the uapi descriptions (Linux's and the 2007
+ *  port's additions). */
+const IOC = Object.fromEntries([...uapi.KVM_IOCTLS, ...uapi.KVM_FREEBSD_2007_IOCTLS].map((d) => [d.name, linux_ioctl(d)])) as Record<string, number>;
 
 const efault = (left: number) => (left !== 0 ? -EFAULT : 0);
 
@@ -62,7 +64,9 @@ async function kvm_dev_ioctl(_filp: file, cmd: number, arg: number): Promise<num
       if (arg !== 0) return -EINVAL;
       return KVM_VCPU_MMAP_PAGES * PAGE_SIZE;
     case IOC.KVM_GET_MSR_INDEX_LIST:
-      return kvm_dev_ioctl_get_msr_index_list(uva(arg));
+      return kvm_dev_ioctl_get_msr_index_list(uva(arg), uva(arg + uapi.kvm_msr_list_layout.span));
+    case IOC.KVM_FREEBSD_GET_MSR_INDEX_LIST:
+      return kvm_freebsd_get_msr_index_list(uva(arg));
     default:
       return -ENOTTY;
   }
@@ -72,15 +76,30 @@ async function kvm_dev_ioctl(_filp: file, cmd: number, arg: number): Promise<num
  *  the caller's array is too small. (A result to copy out together with an error: on
  *  FreeBSD, sys_ioctl copies IOC_OUT data only on success, which is the 2007 port's
  *  problem with this ioctl.) */
-async function kvm_dev_ioctl_get_msr_index_list(argp: Uva): Promise<number> {
+async function kvm_dev_ioctl_get_msr_index_list(nmsrs_p: Uva, indices_p: Uva): Promise<number> {
   const hdr = new Uint8Array(uapi.kvm_msr_list_layout.span);
-  if ((await copy_from_user(hdr, argp)) !== 0) return -EFAULT;
+  if ((await copy_from_user(hdr, nmsrs_p)) !== 0) return -EFAULT;
   const n = uapi.kvm_msr_list_layout.decode(hdr).nmsrs;
-  if ((await copy_to_user(argp, encode(uapi.kvm_msr_list_layout, { nmsrs: msrs_to_save.length }))) !== 0) return -EFAULT;
+  if ((await copy_to_user(nmsrs_p, encode(uapi.kvm_msr_list_layout, { nmsrs: msrs_to_save.length }))) !== 0) return -EFAULT;
   if (n < msrs_to_save.length) return -E2BIG;
   const list = new Uint8Array(4 * msrs_to_save.length);
   msrs_to_save.forEach((m, i) => new DataView(list.buffer).setUint32(4 * i, m, true));
-  return efault(await copy_to_user(uva(argp + uapi.kvm_msr_list_layout.span), list));
+  return efault(await copy_to_user(indices_p, list));
+}
+
+/** KVM_FREEBSD_GET_MSR_INDEX_LIST (the 2007 port's interface, not in Linux): the same
+ *  list, but kvm's error goes into the argument's `error` field and the ioctl returns
+ *  0, so that kern_ioctl succeeds and sys_ioctl copies nmsrs out ("That needs
+ *  kern_ioctl() to return 0, so the KVM error is passed through a field of the
+ *  argument structure", Jul 7 2007). Only an unreadable or unwritable header fails
+ *  the ioctl itself. */
+async function kvm_freebsd_get_msr_index_list(argp: Uva): Promise<number> {
+  const L = uapi.kvm_freebsd_msr_list_layout;
+  const r = await kvm_dev_ioctl_get_msr_index_list(argp, uva(argp + L.span));
+  // kvm's errno as a positive number: E2BIG and EFAULT are 7 and 14 on both systems.
+  const error = new Uint8Array(4);
+  new DataView(error.buffer).setUint32(0, r < 0 ? -r : 0, true);
+  return efault(await copy_to_user(uva(argp + L.offsetOf("error")!), error));
 }
 
 function kvm_vm_ioctl_check_extension(ext: number): number {
@@ -153,8 +172,56 @@ async function kvm_vm_ioctl(filp: file, cmd: number, arg: number): Promise<numbe
       return kvm_vm_ioctl_get_dirty_log(kvm, uva(arg));
     case IOC.KVM_CHECK_EXTENSION:
       return kvm_vm_ioctl_check_extension(arg);
+    case IOC.KVM_FREEBSD_MMAP:
+      return kvm_freebsd_mmap(filp, uva(arg), "VM", (offset, size) => kvm_vm_range_is_kernel_memory(kvm, offset, size));
     default:
       return -ENOTTY;
+  }
+}
+
+/**
+ * KVM_FREEBSD_MMAP (the 2007 port's interface, not in Linux): mmap(2) of this fd done
+ * by the kernel, for hosts where mmap(2) cannot reach the driver ("Since we cannot hook
+ * the mmap() call to the open VM file descriptor we change the API adding an ioctl()
+ * doing the same things", Aug 7 2007). vm_mmap goes through the fd's own ->mmap; on
+ * FreeBSD the shim enters every page at once, since the frames are known now
+ * ("assuming that the physical memory is not reconfigured before it is first used").
+ * `valid` checks the range against what the fd can map.
+ */
+async function kvm_freebsd_mmap(filp: file, argp: Uva, what: string, valid: (offset: bigint, size: bigint) => Promise<boolean>): Promise<number> {
+  const L = uapi.kvm_freebsd_mmap_layout;
+  const b = new Uint8Array(L.span);
+  if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
+  const m = L.decode(b);
+  const page = BigInt(PAGE_SIZE);
+  if (m.size === 0n || m.size % page !== 0n || m.offset % page !== 0n || m.size > 1n << 47n || m.offset > 1n << 52n) return -EINVAL;
+  if (!(await valid(m.offset, m.size))) return -EINVAL;
+  const size = Number(m.size);
+  const addr = await vm_mmap(filp, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED, Number(m.offset));
+  if (addr < 0) return addr;
+  if ((await copy_to_user(argp, encode(L, { ...m, addr: BigInt(addr) }))) !== 0) {
+    await vm_munmap(uva(addr), size);
+    return -EFAULT;
+  }
+  pr_debug(`kvm: KVM_FREEBSD_MMAP: ${size / PAGE_SIZE} pages of the ${what} fd at offset 0x${m.offset.toString(16)} mapped at 0x${addr.toString(16)}`);
+  return 0;
+}
+
+/** Whether [offset, offset + size) of guest-physical memory is all KVM_SET_MEMORY_REGION
+ *  (kernel-allocated) memory: the pages the VM fd maps. */
+async function kvm_vm_range_is_kernel_memory(kvm: kvm, offset: bigint, size: bigint): Promise<boolean> {
+  const first = Number(offset / BigInt(PAGE_SIZE));
+  const end = first + Number(size / BigInt(PAGE_SIZE));
+  await mutex_lock(kvm.slots_lock);
+  try {
+    for (let gfn = first; gfn < end; ) {
+      const s = kvm.memslots.find((x) => x !== null && x.kernel_owned && gfn >= x.base_gfn && gfn < x.base_gfn + x.npages);
+      if (s === undefined || s === null) return false;
+      gfn = s.base_gfn + s.npages;
+    }
+    return true;
+  } finally {
+    mutex_unlock(kvm.slots_lock);
   }
 }
 
@@ -377,6 +444,11 @@ async function kvm_vcpu_ioctl(filp: file, cmd: number, arg: number): Promise<num
   const vcpu = filp.private_data as kvm_vcpu;
   if (get_current().mm !== vcpu.kvm.mm) return -EIO;
   if (_IOC_TYPE(cmd) !== uapi.KVMIO) return -ENOTTY;
+  // The vcpu mapping (kvm_run, PIO data) through the port's ioctl: lkvm's extension.
+  // The log names only the VM fd; the port's kvm may have had no vcpu mapping (in the
+  // 2006 patch set KVM_RUN takes struct kvm_run as its argument), but this kvm, API 12,
+  // has one, and without fo_mmap it could not be reached. kvm_vcpu_mmap checks the range.
+  if (cmd === IOC.KVM_FREEBSD_MMAP) return kvm_freebsd_mmap(filp, uva(arg), `vcpu ${vcpu.vcpu_id}`, async () => true);
   const r = await mutex_lock_interruptible(vcpu.mutex);
   if (r !== 0) return r;
   try {

@@ -186,7 +186,7 @@ export function build_cli(set_status: (n: number) => void): Command {
         set_status(r.exit_status);
         return;
       }
-      const cfg: VmmConfig = { mem_mib: o.mem, images: loaded.images, entry: loaded.entry };
+      const cfg: VmmConfig = { mem_mib: o.mem, images: loaded.images, entry: loaded.entry, verbose: o.verbose };
       const ram_mib = Math.max(256, 2 * o.mem + 64);
       set_status(await run_program(o, ram_mib, "lkvm", (c) => vmm_main(c, cfg), o.busy, o.vms));
     });
@@ -230,7 +230,7 @@ export function build_cli(set_status: (n: number) => void): Command {
       }
       let stat_status = 0;
       const cfg: VmmConfig = {
-        mem_mib: o.mem, images: loaded.images, entry: loaded.entry,
+        mem_mib: o.mem, images: loaded.images, entry: loaded.entry, verbose: o.verbose,
         after_run: async (c, vm_fd) => void (stat_status = await kvm_stat_report(c, vm_fd)),
       };
       const status = await run_program(o, Math.max(256, 2 * o.mem + 64), "lkvm", (c) => vmm_main(c, cfg));

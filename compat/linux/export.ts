@@ -37,6 +37,13 @@ export interface linux_kernel_api {
   get_user_pages_fast(start: Uva, nr_pages: number, write: boolean, pages: page[]): Promise<number>;
   /** Drop a reference taken by get_user_pages_fast. */
   put_page(p: page): void;
+  /** vm_mmap (mm/util.c): map `len` bytes of `file` at byte offset `offset` into the
+   *  current process, as mmap(2) would (the file's ->mmap sets the mapping up); the
+   *  user address, or -errno. addr 0 lets the kernel choose. prot: PROT_*, flag:
+   *  MAP_SHARED or MAP_PRIVATE (<linux/mman.h>). */
+  vm_mmap(file: file, addr: number, len: number, prot: number, flag: number, offset: number): Promise<number>;
+  /** vm_munmap: unmap [start, start + len) of the current process; 0 or -errno. */
+  vm_munmap(start: Uva, len: number): Promise<number>;
 
   // <linux/slab.h>
   kmalloc(size: number, flags: gfp_t): Promise<Kva | null>;

@@ -25,6 +25,7 @@ import {
 import { linux_get_cpu, linux_num_online_cpus, linux_on_each_cpu, linux_put_cpu, linux_smp_call_function_single, linux_smp_processor_id } from "./linux_smp.js";
 import { linux_anon_inode_getfd, linux_fget, linux_file_inode, linux_fput, linux_misc_deregister, linux_misc_register } from "./linux_compat.js";
 import { linux_copyin, linux_copyout } from "./linux_uaccess.js";
+import { linux_vm_mmap, linux_vm_munmap } from "./linux_vm_mmap.js";
 import { linux_printk } from "./linux_printk.js";
 import { linux_mdelay, linux_ndelay, linux_udelay } from "./linux_delay.js";
 import { linux_module_data, linux_module_param_value } from "./linux_module.js";
@@ -42,6 +43,8 @@ export function linuxkpi_build_api(s: linuxkpi_state): linux_kernel_api {
     __va: (addr) => linux_va(addr),
     get_user_pages_fast: (start, nr, write, pages) => linux_get_user_pages_fast(s, start, nr, write, pages),
     put_page: (p) => linux_put_page(s, p),
+    vm_mmap: (f, addr, len, prot, flag, offset) => linux_vm_mmap(s, f, addr, len, prot, flag, offset),
+    vm_munmap: (start, len) => linux_vm_munmap(s, start, len),
 
     kmalloc: (size, flags) => linux_kmalloc(s, size, flags),
     kfree: (addr) => linux_kfree(s, addr),

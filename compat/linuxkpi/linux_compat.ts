@@ -7,7 +7,8 @@
 //   linuxfileops       fo_ioctl  = linux_file_ioctl (command re-encoding, the fake
 //                                  ioctl address, positive results in td_retval)
 //                      fo_mmap   = linux_file_mmap (the driver's fops.mmap, then an
-//                                  OBJT_MGTDEVICE pager whose fault calls vm_ops.fault)
+//                                  OBJT_MGTDEVICE pager whose fault calls vm_ops.fault),
+//                                  or, with file_mmap "none" (2007), invfo_mmap: ENODEV
 //                      fo_close  = linux_file_close (fops.release, module_put)
 //   fget / fput        -> fget / fdrop of the FreeBSD file (its f_count is the Linux
 //                         file's reference count)
@@ -20,7 +21,7 @@ import { D_VERSION, type cdev, type cdevsw } from "../../host-freebsd/sys/conf.j
 import { MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from "../../host-freebsd/sys/mman.js";
 import { IOCPARM_LEN, IOC_VOID } from "../../host-freebsd/sys/ioccom.js";
 import { PAGE_SIZE } from "../../host-freebsd/sys/param.js";
-import { falloc, fdrop, fget, fhold, finit } from "../../host-freebsd/kern/kern_descrip.js";
+import { falloc, fdrop, fget, fhold, finit, invfo_mmap } from "../../host-freebsd/kern/kern_descrip.js";
 import { destroy_dev, make_dev_s } from "../../host-freebsd/kern/kern_conf.js";
 import { vm_map_findspace, vm_map_insert, MAP_ENTRY_SHARED } from "../../host-freebsd/vm/vm_map.js";
 import { cdev_pager_allocate } from "../../host-freebsd/vm/device_pager.js";
@@ -56,8 +57,8 @@ export class linux_file implements file {
   ) {}
 }
 
-/** A vm_area_struct for a mapping made through linux_file_mmap. */
-class linux_vma implements vm_area_struct {
+/** A vm_area_struct for a mapping made through linux_file_mmap or linux_vm_mmap. */
+export class linux_vma implements vm_area_struct {
   vm_ops: vm_operations_struct | null = null;
   vm_private_data: unknown = null;
   constructor(
@@ -94,7 +95,16 @@ export function linux_fileops(s: linuxkpi_state): fileops {
       linux_module_put(s, filp.f_op.owner);
       return 0;
     },
-    fo_mmap: (fp, vs, size, prot, maxprot, flags, foff) => linux_file_mmap(s, fp, vs, size, prot, maxprot, flags, foff),
+    // file_mmap "none" (2007 port): FreeBSD 7's struct fileops had no mmap hook, and
+    // mmap(2) refused every descriptor that was not a vnode.
+    // DIVERGENCE: the mmap(2) of that era (FreeBSD 6's vm_mmap.c, and presumably 7.0's
+    // until DTYPE_SHM arrived in January 2008) answered EINVAL (`fp->f_type !=
+    // DTYPE_VNODE`); the model's host is today's FreeBSD, where a file type without
+    // fo_mmap answers ENODEV (invfo_mmap), as FreeBSD 8-10's vm_mmap.c did too.
+    fo_mmap:
+      s.config.file_mmap === "none"
+        ? invfo_mmap
+        : (fp, vs, size, prot, maxprot, flags, foff) => linux_file_mmap(s, fp, vs, size, prot, maxprot, flags, foff),
   };
 }
 

@@ -51,6 +51,14 @@ export interface LinuxkpiConfig {
    *  allowed and they don't work (obviously) for semaphores with count not starting from
    *  one"), or none ("Comment out semaphore implementation"). Optional: absent means sema. */
   readonly semaphore?: "sema" | "mtx_def" | "none";
+  /** mmap(2) of a Linux file (KVM's VM and vcpu fds): fo_mmap (LinuxKPI's
+   *  linux_file_mmap: the driver's fops.mmap, then a pager that calls vm_ops->fault on
+   *  each fault), or none (2007 port, "Since we cannot hook the mmap() call to the open
+   *  VM file descriptor"): the shim's fileops have no mmap, as struct fileops had none
+   *  before FreeBSD 11 (jhb, "Add a new file operations hook for mmap operations",
+   *  D2658), and mmap(2) of a Linux file fails with ENODEV. vm_mmap from the driver
+   *  still works either way (the port's ioctl). Optional: absent means fo_mmap. */
+  readonly file_mmap?: "fo_mmap" | "none";
 }
 
 export const LINUXKPI_DEFAULT_CONFIG: LinuxkpiConfig = {
@@ -64,6 +72,7 @@ export const LINUXKPI_DEFAULT_CONFIG: LinuxkpiConfig = {
   current: "per_thread",
   misc_open: "shared",
   semaphore: "sema",
+  file_mmap: "fo_mmap",
 };
 
 /** LinuxKPI as it is in FreeBSD today, get_cpu included. */
@@ -93,6 +102,9 @@ export const LINUX_KMOD_COMPAT_2007_CONFIG: LinuxkpiConfig = {
   misc_open: "exclusive",
   // "Will move to sema(9)" (Jul 24 2007)
   semaphore: "sema",
+  // "Since we cannot hook the mmap() call to the open VM file descriptor we change the
+  // API adding an ioctl() doing the same things" (Aug 7 2007)
+  file_mmap: "none",
 };
 
 /** The code as it was reviewed (preset "2007-snapshot"): "Prepare for code revision ...
@@ -120,4 +132,6 @@ export const LINUX_KMOD_COMPAT_2007_SNAPSHOT_CONFIG: LinuxkpiConfig = {
   misc_open: "exclusive",
   // "Comment out semaphore implementation" (Jul 24 2007)
   semaphore: "none",
+  // "Implement the mmap() on the VM file descriptor as an ioctl()" (Aug 7 2007)
+  file_mmap: "none",
 };

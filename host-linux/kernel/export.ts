@@ -20,6 +20,7 @@ import { KERN_ERR, printk } from "./printk/printk.js";
 import { __free_pages, alloc_pages, page_address, page_to_pfn, pfn_to_page, put_page } from "../mm/page_alloc.js";
 import { kfree, kmalloc, ksize } from "../mm/slab.js";
 import { get_user_pages_fast } from "../mm/gup.js";
+import { vm_mmap, vm_munmap } from "../mm/mmap.js";
 import { spin_lock, spin_lock_init, spin_unlock } from "./locking/spinlock.js";
 import { mdelay, ndelay, udelay } from "../arch/x86/lib/delay.js";
 import { mutex_destroy, mutex_init, mutex_lock, mutex_lock_interruptible, mutex_unlock } from "./locking/mutex.js";
@@ -56,6 +57,8 @@ export interface linux_kernel_api {
   __va(addr: Hpa): Kva;
   get_user_pages_fast(start: Uva, nr_pages: number, write: boolean, pages: page[]): Promise<number>;
   put_page(p: page): void;
+  vm_mmap(file: module_file, addr: number, len: number, prot: number, flag: number, offset: number): Promise<number>;
+  vm_munmap(start: Uva, len: number): Promise<number>;
   // <linux/slab.h>
   kmalloc(size: number, flags: gfp_t): Promise<Kva | null>;
   kfree(addr: Kva | null): void;
@@ -171,6 +174,8 @@ export function build_linux_kernel_api(k: linux_kernel): linux_kernel_api {
     __va: (addr) => __va_raw(addr),
     get_user_pages_fast: (start, nr_pages, write, pages) => get_user_pages_fast(k, start, nr_pages, write, pages),
     put_page: (p) => put_page(k, as_page(p)),
+    vm_mmap: (f, addr, len, prot, flag, offset) => vm_mmap(k, f as file, addr, len, prot, flag, offset),
+    vm_munmap: (start, len) => vm_munmap(k, start, len),
 
     kmalloc: (size, flags) => kmalloc(k, size, flags),
     kfree: (addr) => kfree(k, addr),

@@ -223,6 +223,21 @@ export async function ksys_mmap_pgoff(k: linux_kernel, addr: number, len: number
   }
 }
 
+/** vm_mmap (mm/util.c): mmap(2) of a file from inside the kernel, for the current
+ *  process (old DRM drivers mapped their buffers this way from an ioctl); the offset
+ *  is in bytes and must be page aligned. The user address, or -errno. */
+export async function vm_mmap(k: linux_kernel, f: file, addr: number, len: number, prot: number, flag: number, offset: number): Promise<number> {
+  if (offset_in_page(offset) !== 0 || offset < 0) return -EINVAL;
+  return do_mmap(k, f, addr, len, prot, flag, offset / PAGE_SIZE);
+}
+
+/** vm_munmap (mm/mmap.c): munmap(2) from inside the kernel. */
+export async function vm_munmap(k: linux_kernel, start: number, len: number): Promise<number> {
+  const mm = get_current(k).mm;
+  if (mm === null) return -EINVAL;
+  return do_munmap(k, mm, start, len);
+}
+
 /** sys_mmap (arch/x86/kernel/sys_x86_64.c): the offset must be page aligned. */
 export async function sys_mmap(k: linux_kernel, addr: number, len: number, prot: number, flags: number, fd: number, off: number): Promise<number> {
   if (offset_in_page(off) !== 0) return -EINVAL;

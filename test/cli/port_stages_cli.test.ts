@@ -1,6 +1,7 @@
 // `lkvm run` on the port's stages, as docs/port/*.md show it: the 2007 snapshot's SMP
 // crash is a panic report with a layered backtrace on stderr and exit status 70; the
-// 2007 preset runs the same command to the end. Runs the sources through vite-node, so
+// 2007 preset runs the same command to the end; both 2007 presets boot the built-in guest
+// without mmap(2) of KVM's fds, and say so with -v. Runs the sources through vite-node, so
 // no build is needed.
 
 import { spawnSync } from "node:child_process";
@@ -37,5 +38,23 @@ describe("lkvm run --compat: the port's stages", () => {
 
   it("2007 (sched_pin), seed 1: the guest prints ok, exit status 0", () => {
     expect(lkvm(...SMP, "--compat", "2007")).toEqual({ status: 0, stdout: "ok\n", stderr: "" });
+  }, 120_000);
+
+  const HELLO = "Hello from a real-mode guest, run by lkvm.\n" + "sum=0ed5\n";
+
+  it.each(["2007-snapshot", "2007"])("%s boots the built-in guest; -v tells how kvm_run was mapped without mmap(2)", (preset) => {
+    expect(lkvm("run", "--compat", preset, "--cpus", "1")).toEqual({ status: 0, stdout: HELLO, stderr: "" });
+    const r = lkvm("run", "--compat", preset, "--cpus", "1", "-v");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(HELLO);
+    expect(r.stderr).toMatch(/^lkvm: mmap\(vcpu fd\): ENODEV; mapping it with KVM_FREEBSD_MMAP, the 2007 port's ioctl$/m);
+    expect(r.stderr).toMatch(/^kvm: KVM_FREEBSD_MMAP: 2 pages of the vcpu 0 fd at offset 0x0 mapped at 0x[0-9a-f]+$/m);
+  }, 120_000);
+
+  it("linuxkpi maps kvm_run with mmap(2): no such line", () => {
+    const r = lkvm("run", "--compat", "linuxkpi", "--cpus", "1", "-v");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(HELLO);
+    expect(r.stderr).not.toMatch(/KVM_FREEBSD_MMAP/);
   }, 120_000);
 });

@@ -10,6 +10,7 @@ import * as k from "../../include/uapi/linux/kvm.js";
 import { uva, type Uva } from "../../machine/addr.js";
 import type { Libc } from "../../userspace/libc/libc.js";
 import { vmm_main } from "../../userspace/vmm/vmm.js";
+import { map_kvm_fd } from "../../userspace/lib/kvm.js";
 import { HOSTS, run_on, set_default_mmu } from "./harness.js";
 
 set_default_mmu("ept");
@@ -48,7 +49,8 @@ async function real_mode_vm(c: Libc, code: number[], slots: { gpa: number; size:
   }
   c.poke(uva(mem[0] + 0x1000 - slots[0].gpa), Uint8Array.from(code));
   const vcpu = await ioctl(c, vm, k.KVM_CREATE_VCPU, 0);
-  const run = (await c.mmap(null, 8192, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_SHARED, vcpu, 0))!;
+  // mmap(2), or the 2007 port's ioctl where the default FreeBSD preset has no fo_mmap.
+  const run = await map_kvm_fd(c, vcpu, 0, 8192, "vcpu fd");
   const sp = (await c.malloc(k.kvm_sregs_layout.span))!;
   await ioctl(c, vcpu, k.KVM_GET_SREGS, sp);
   const s = c.load(k.kvm_sregs_layout, sp);

@@ -1,10 +1,15 @@
 // "Using the KVM API" (LWN, 2015), re-expressed as a program of a simulated process:
 // real-mode code at gpa 0x1000 adds two registers, prints the sum and a newline on
 // port 0x3f8, and halts. Expected output: "4\nKVM_EXIT_HLT\n".
+// One change for the 2007 FreeBSD port, as its kvmctl had one ("Reflect into userspace
+// the API mmap() change"): where mmap(2) of the vcpu fd fails with ENODEV, kvm_run is
+// mapped with the port's KVM_FREEBSD_MMAP (map_kvm_fd). The output stays the
+// article's; the kernel log (`lkvm example lwn -v`) shows the ioctl.
 
 import * as uapi from "../../include/uapi/linux/kvm.js";
 import { uva } from "../../machine/addr.js";
 import type { Libc } from "../libc/libc.js";
+import { KvmError, map_kvm_fd } from "../lib/kvm.js";
 
 const code = Uint8Array.from([
   0xba, 0xf8, 0x03, // mov $0x3f8, %dx
@@ -53,8 +58,13 @@ export async function lwn_main(c: Libc): Promise<number> {
   if (ret === -1) return err(`KVM_GET_VCPU_MMAP_SIZE: ${c.errname()}`);
   const mmap_size = ret;
   if (mmap_size < uapi.KVM_RUN_SIZE) return err("KVM_GET_VCPU_MMAP_SIZE unexpectedly small");
-  const run = await c.mmap(null, mmap_size, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_SHARED, vcpufd, 0);
-  if (run === null) return err(`mmap vcpu: ${c.errname()}`);
+  let run;
+  try {
+    run = await map_kvm_fd(c, vcpufd, 0, mmap_size, "vcpu fd");
+  } catch (e) {
+    if (e instanceof KvmError) return err(`mmap vcpu: ${e.errname}`);
+    throw e;
+  }
 
   const sregs_p = await c.malloc(uapi.kvm_sregs_layout.span);
   if (sregs_p === null) return err("malloc");

@@ -31,13 +31,65 @@ async function ioctl_struct<T>(c: Libc, fd: number, req: IoctlDef, layout: Struc
   return { r, out: c.load(layout, p) };
 }
 
-export class Kvm {
-  private constructor(readonly c: Libc, readonly fd: number) {}
+/** Where the library reports how it got around a host's limits (e.g. the VMM's -v). */
+export type KvmNote = (msg: string) => Promise<void> | void;
 
-  static async open(c: Libc, path = "/dev/kvm"): Promise<Kvm> {
+/**
+ * Map `size` bytes of a KVM fd at `offset` (shared, read/write): mmap(2), as on Linux;
+ * where that fails with ENODEV -- the 2007 FreeBSD port, whose shim could not hook
+ * mmap(2) on KVM's fds -- the port's KVM_FREEBSD_MMAP, which kvmctl used there ("Reflect
+ * into userspace the API mmap() change", Aug 7 2007). The fallback is reported to
+ * `note`; any other error is thrown.
+ */
+export async function map_kvm_fd(c: Libc, fd: number, offset: number, size: number, what: string, note?: KvmNote): Promise<Uva> {
+  const a = c.abi;
+  const p = await c.mmap(null, size, a.PROT_READ | a.PROT_WRITE, a.MAP_SHARED, fd, offset);
+  if (p !== null) return p;
+  if (c.errname() !== "ENODEV") throw new KvmError(`mmap(${what})`, c.errno, c.errname());
+  await note?.(`mmap(${what}): ENODEV; mapping it with KVM_FREEBSD_MMAP, the 2007 port's ioctl`);
+  const { out } = await ioctl_struct(c, fd, uapi.KVM_FREEBSD_MMAP, uapi.kvm_freebsd_mmap_layout, { offset: BigInt(offset), size: BigInt(size), addr: 0n });
+  return uva(Number(out.addr));
+}
+
+export class Kvm {
+  private constructor(readonly c: Libc, readonly fd: number, readonly note?: KvmNote) {}
+
+  static async open(c: Libc, path = "/dev/kvm", note?: KvmNote): Promise<Kvm> {
     const fd = await c.open(path, c.abi.O_RDWR | c.abi.O_CLOEXEC);
     if (fd < 0) throw new KvmError(`open ${path}`, c.errno, c.errname());
-    return new Kvm(c, fd);
+    return new Kvm(c, fd, note);
+  }
+
+  /**
+   * The MSRs KVM_GET_MSRS/KVM_SET_MSRS know. With FreeBSD's ABI through the 2007 port's
+   * KVM_FREEBSD_GET_MSR_INDEX_LIST, as its kvmctl did ("Make kvmctl.c use the new
+   * interface", Jul 7 2007): there sys_ioctl copies nothing back when the ioctl fails,
+   * so Linux's KVM_GET_MSR_INDEX_LIST never tells a too-small caller the count it needs.
+   * With Linux's ABI, Linux's ioctl. Either way: ask with no room, learn the count from
+   * E2BIG, ask again.
+   */
+  async get_msr_index_list(): Promise<number[]> {
+    const c = this.c;
+    const freebsd = c.abi.name === "freebsd";
+    const L = freebsd ? uapi.kvm_freebsd_msr_list_layout : uapi.kvm_msr_list_layout;
+    const req = freebsd ? uapi.KVM_FREEBSD_GET_MSR_INDEX_LIST : uapi.KVM_GET_MSR_INDEX_LIST;
+    let room = 0;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const p = await c.malloc(L.span + 4 * room);
+      if (p === null) throw new KvmError(`${req.name} (malloc)`, c.errno, c.errname());
+      const hdr = new Uint8Array(L.span);
+      new DataView(hdr.buffer).setUint32(0, room, true);
+      c.poke(p, hdr);
+      let err = 0;
+      if ((await c.ioctl(this.fd, req, p)) < 0) err = c.errno;
+      else if (freebsd) err = c.load(uapi.kvm_freebsd_msr_list_layout, p).error;
+      const n = c.peek32(p);
+      const errname = c.abi.errno_names[err] ?? `errno ${err}`;
+      if (err === 0) return Array.from({ length: n }, (_, i) => c.peek32(uva(p + L.span + 4 * i)));
+      if (errname !== "E2BIG" || attempt > 0) throw new KvmError(req.name, err, errname);
+      room = n;
+    }
+    throw new KvmError(req.name, 0, "E2BIG");
   }
 
   get_api_version = async () => check(this.c, "KVM_GET_API_VERSION", await this.c.ioctl(this.fd, uapi.KVM_GET_API_VERSION));
@@ -64,20 +116,16 @@ export class VmFd {
     await ioctl_struct(this.c, this.fd, uapi.KVM_SET_MEMORY_REGION, uapi.kvm_memory_region_layout, r);
   }
 
-  /** mmap(vm_fd, offset = guest_phys_addr): the pages of a KVM_SET_MEMORY_REGION slot. */
+  /** mmap(vm_fd, offset = guest_phys_addr): the pages of a KVM_SET_MEMORY_REGION slot
+   *  (through KVM_FREEBSD_MMAP where mmap(2) of the fd fails with ENODEV). */
   async mmap_guest_memory(guest_phys_addr: number, size: number): Promise<Uva> {
-    const a = this.c.abi;
-    const p = await this.c.mmap(null, size, a.PROT_READ | a.PROT_WRITE, a.MAP_SHARED, this.fd, guest_phys_addr);
-    if (p === null) throw new KvmError("mmap(vm fd)", this.c.errno, this.c.errname());
-    return p;
+    return map_kvm_fd(this.c, this.fd, guest_phys_addr, size, "vm fd", this.kvm.note);
   }
 
   async create_vcpu(id: number): Promise<VcpuFd> {
     const fd = await check(this.c, "KVM_CREATE_VCPU", await this.c.ioctl(this.fd, uapi.KVM_CREATE_VCPU, id));
     const size = await this.kvm.get_vcpu_mmap_size();
-    const a = this.c.abi;
-    const run = await this.c.mmap(null, size, a.PROT_READ | a.PROT_WRITE, a.MAP_SHARED, fd, 0);
-    if (run === null) throw new KvmError("mmap(vcpu fd)", this.c.errno, this.c.errname());
+    const run = await map_kvm_fd(this.c, fd, 0, size, "vcpu fd", this.kvm.note);
     return new VcpuFd(this.c, fd, run, size);
   }
 

@@ -43,6 +43,10 @@ export interface VmmConfig {
   /** Called when the guest has ended, before the VMM returns (and its fds close): e.g.
    *  `lkvm stat` reading this VM's statistics while the VM still exists. */
   after_run?: (c: Libc, vm_fd: number) => Promise<void>;
+  /** Report on stderr how the VMM got around the host's limits: where mmap(2) of the
+   *  vcpu fd fails with ENODEV (the 2007 port's presets), it maps kvm_run with the
+   *  port's KVM_FREEBSD_MMAP, and says so. */
+  verbose?: boolean;
 }
 
 const STDOUT = 1;
@@ -74,7 +78,7 @@ export async function vmm_main(c: Libc, cfg: VmmConfig): Promise<number> {
 }
 
 async function vmm_run(c: Libc, cfg: VmmConfig): Promise<number> {
-  const kvm = await Kvm.open(c);
+  const kvm = await Kvm.open(c, "/dev/kvm", cfg.verbose ? (msg) => c.puts(STDERR, `lkvm: ${msg}\n`) : undefined);
   const version = await kvm.get_api_version();
   if (version !== uapi.KVM_API_VERSION) {
     await c.puts(STDERR, `lkvm: KVM API version ${version}, expected ${uapi.KVM_API_VERSION}\n`);

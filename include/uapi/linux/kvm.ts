@@ -223,3 +223,36 @@ export const KVM_IOCTLS: readonly IoctlDef[] = [
   KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_TRANSLATE, KVM_INTERRUPT,
   KVM_GET_MSRS, KVM_SET_MSRS, KVM_SET_GUEST_DEBUG,
 ];
+
+// --- linux-kmod-compat 2007 additions (not in Linux) ----------------------------------
+//
+// The 2007 FreeBSD port changed two parts of this API (seed 000, "Implement the mmap()
+// on the VM file descriptor as an ioctl()", Aug 7 2007, and "Change kernel interface of
+// KVM_GET_MSR_INDEX_LIST ioctl()", Jul 7 2007). The log gives neither names, numbers
+// nor layouts: those below are lkvm's reconstruction. The numbers lie outside the nrs
+// Linux's KVMIO uses, and the commands are not in KVM_IOCTLS (which is checked against
+// the real header).
+
+/** KVM_FREEBSD_MMAP: mmap(2) of the fd as an ioctl. On a VM fd, `offset` is the
+ *  guest-physical address of KVM_SET_MEMORY_REGION memory (as mmap's offset was); on a
+ *  vcpu fd, the offset in the vcpu mapping (0: kvm_run). The kernel maps `size` bytes
+ *  shared, read/write, every page entered at once, and returns the user address in
+ *  `addr`. */
+export interface kvm_freebsd_mmap { offset: bigint; size: bigint; addr: bigint }
+export const kvm_freebsd_mmap_layout: Structure<kvm_freebsd_mmap> = struct<kvm_freebsd_mmap>([
+  u64("offset"), u64("size"), u64("addr"),
+] as never);
+
+/** KVM_FREEBSD_GET_MSR_INDEX_LIST: KVM_GET_MSR_INDEX_LIST with kvm's error in `error`
+ *  (a positive errno, 0 on success) and the ioctl itself returning 0, so that FreeBSD's
+ *  sys_ioctl copies nmsrs back even when the list did not fit (E2BIG). The indices
+ *  follow the 8-byte header. */
+export interface kvm_freebsd_msr_list_header { nmsrs: number; error: number }
+export const kvm_freebsd_msr_list_layout: Structure<kvm_freebsd_msr_list_header> = struct<kvm_freebsd_msr_list_header>([
+  u32("nmsrs"), u32("error"),
+] as never);
+
+export const KVM_FREEBSD_MMAP = _IOWR("KVM_FREEBSD_MMAP", KVMIO, 0xf8, kvm_freebsd_mmap_layout.span);
+export const KVM_FREEBSD_GET_MSR_INDEX_LIST = _IOWR("KVM_FREEBSD_GET_MSR_INDEX_LIST", KVMIO, 0xf9, kvm_freebsd_msr_list_layout.span);
+
+export const KVM_FREEBSD_2007_IOCTLS: readonly IoctlDef[] = [KVM_FREEBSD_MMAP, KVM_FREEBSD_GET_MSR_INDEX_LIST];
