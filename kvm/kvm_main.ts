@@ -341,7 +341,7 @@ async function kvm_vm_ioctl_create_vcpu(kvm: kvm, id: number): Promise<number> {
       self, kvm, vcpu_id: id, mutex: m, cpu: -1, launched: false,
       run_page, run: page_address(run_page), pio_page, pio_data: page_address(pio_page), vmcs_page,
       regs: new Uint32Array(8), cr2: 0, cr0: 0, cr4: 0, cr3: 0, efer: 0n, apic_base: 0xfee00000n | (id === 0 ? 0x100n : 0n),
-      mmu: { root: null, pages: [] }, pio_pending: null, filp: null,
+      mmu: { root: null, pages: [], pdptrs: null }, pio_pending: null, filp: null,
       irq_pending: new Uint32Array(8), guest_debug: 0, misc_enable: 1n, tsc_offset: 0n,
     };
     await vmx_vcpu_load(vcpu);
