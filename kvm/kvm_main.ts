@@ -443,9 +443,10 @@ async function kvm_vcpu_ioctl_locked(vcpu: kvm_vcpu, cmd: number, arg: number): 
       const b = new Uint8Array(uapi.kvm_translation_layout.span);
       if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
       const tr = uapi.kvm_translation_layout.decode(b);
-      // The walk reads guest page tables; user memory behind them is pinned first.
+      // The walk reads guest page tables; user memory behind them is pinned first, one
+      // page per try (a PAE walk reads three: the PDPT, a page directory, a page table).
       let gpa: number | null = null;
-      for (let tries = 0; tries < 3; tries++) {
+      for (let tries = 0; tries < 4; tries++) {
         spin_lock(vcpu.kvm.lock);
         const w = kvm_mmu_gva_to_gpa(vcpu, Number(tr.linear_address & 0xffffffffn));
         spin_unlock(vcpu.kvm.lock);
