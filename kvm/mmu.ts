@@ -13,7 +13,7 @@
 // Each format shadows the guest format of the same shape, table for table: a shadow page
 // table shadows one guest page table, a shadow PAE page directory one guest page
 // directory, so a shadow page is keyed by the guest frame it shadows whatever the mode.
-// The 2007 driver instead ran every guest on PAE (or 4-level) shadow tables and shadowed a
+// DIVERGENCE: the 2007 driver ran every guest on PAE (or 4-level) shadow tables and shadowed a
 // 1024-entry 32-bit guest table with two 512-entry ones; matching the shapes avoids those
 // "quadrants" and keeps the 32-bit path as it was. The PAE root is the vcpu's own PDPT,
 // not cached: its entries come from the PDPTRs the guest loaded with CR3 (paging_tmpl.ts),
