@@ -97,7 +97,7 @@ async function main(): Promise<void> {
           `tlb_flush ${String(s.tlb_flush).padStart(5)}  io_exits ${s.io_exits}  irq_exits ${s.irq_exits}  ` +
           `cycles ${String(rs[0].cycles).padStart(9)}  time/run ${wall.toFixed(1)} ms (median of ${runs})` +
           (mmu === "ept" ? "" : `\n${host} ${mmu.padEnd(14)} shadow pages: created ${cs.miss}  reused ${cs.hit}  ` +
-            `reuse rate ${cs.hit + cs.miss === 0 ? "-" : ((100 * cs.hit) / (cs.hit + cs.miss)).toFixed(1) + "%"}  zapped ${cs.zapped}  pte_write ${cs.pte_write}`),
+            `reuse rate ${cs.hit + cs.miss === 0 ? "-" : ((100 * cs.hit) / (cs.hit + cs.miss)).toFixed(1) + "%"}  zapped ${cs.zapped}  pte_write ${cs.pte_write}  mmu_flooded ${s.mmu_flooded}`),
       );
     }
     const ratio = (x: number, y: number) => (y === 0 ? "inf" : (x / y).toFixed(2));

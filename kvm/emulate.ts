@@ -12,13 +12,14 @@
 import { VMCS, vmcs_read32, vmcs_readl, vmcs_writel } from "../compat/linux/asm/vmx.js";
 import { kread, kwrite } from "../compat/linux/kmem.js";
 import { page_address } from "../compat/linux/mm.js";
-import { PAGE_SIZE, kva, type Kva, type gva_t } from "../compat/linux/types.js";
+import { PAGE_SIZE, kva, type Kva, type gpa_t, type gva_t } from "../compat/linux/types.js";
 import { KVM_EXIT_MMIO, KVM_RUN_EXIT_UNION, kvm_run_mmio_layout } from "../include/uapi/linux/kvm.js";
 import { encode } from "../include/uapi/struct_layout.js";
 import type { kvm_vcpu } from "./kvm_host.js";
 import { kvm_internal_error, set_exit_reason, set_exit_union } from "./kvm_run.js";
-import { gfn_to_backing, mark_page_dirty } from "./mmu.js";
-import { paging32_walk_addr } from "./paging_tmpl.js";
+import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
+import { gfn_is_shadowed, gfn_to_backing, kvm_mmu_pte_write, mark_page_dirty } from "./mmu.js";
+import { kvm_mmu_walk_addr } from "./paging_tmpl.js";
 import {
   x86_emulate_complete_mmio_read, x86_emulate_complete_mmio_write, x86_emulate_ctxt, x86_emulate_insn, x86_emulate_mode,
   type x86_emulate_ops, type x86_emulate_read_result, type x86_emulate_result, type x86_emulate_write_result,
@@ -26,7 +27,6 @@ import {
 
 const ESP = 4;
 const X86_CR0_PG = 1 << 31;
-const X86_CR4_PAE = 1 << 5;
 
 /** Per-vcpu emulation state kept across exits to userspace. */
 interface vcpu_emulation {
@@ -104,8 +104,7 @@ type guest_access = { kind: "ram"; kva: Kva; gfn: number } | { kind: "mmio"; gpa
 function guest_access(vcpu: kvm_vcpu, linear: number, write: boolean): guest_access {
   let gpa = linear >>> 0;
   if ((vcpu.cr0 & X86_CR0_PG) !== 0) {
-    if ((vcpu.cr4 & X86_CR4_PAE) !== 0) throw new Error("PAE guest paging is not walked by this MMU");
-    const w = paging32_walk_addr(vcpu, linear as gva_t, write, guest_cpl(vcpu) === 3);
+    const w = kvm_mmu_walk_addr(vcpu, linear as gva_t, write, guest_cpl(vcpu) === 3);
     if (w.kind === "unpinned") throw new NeedPin(w.gfn);
     if (w.kind === "fault") return { kind: "fault", vector: 14, error_code: w.error_code, cr2: linear >>> 0 };
     if (w.kind === "bad_table") return { kind: "mmio", gpa: w.gpa };
@@ -131,6 +130,13 @@ function emulator_ops(vcpu: kvm_vcpu): x86_emulate_ops {
       if (a.kind !== "ram") return a;
       kwrite(a.kva, bytes);
       mark_page_dirty(vcpu.kvm, a.gfn);
+      // A store into a shadowed guest page table (emulated because the frame is
+      // write-protected, or reached by an MMIO instruction): the shadow must follow.
+      if (gfn_is_shadowed(vcpu.kvm, a.gfn)) {
+        spin_lock(vcpu.kvm.lock);
+        kvm_mmu_pte_write(vcpu.kvm, (a.gfn * PAGE_SIZE + (linear % PAGE_SIZE)) as gpa_t, bytes.length);
+        spin_unlock(vcpu.kvm.lock);
+      }
       return { kind: "ram" };
     },
   };
@@ -144,9 +150,12 @@ export type emulation_outcome =
   /** kvm_run describes an exit to userspace. */
   | { kind: "exit" }
   /** Reflect an exception into the guest. */
-  | { kind: "inject"; vector: number; error_code: number | null; cr2?: number };
+  | { kind: "inject"; vector: number; error_code: number | null; cr2?: number }
+  /** The emulator cannot do the instruction, and the caller asked to be told (nothing of
+   *  the failed iteration is committed; kvm_run is untouched). */
+  | { kind: "unhandleable"; why: string };
 
-function finish(vcpu: kvm_vcpu, e: vcpu_emulation, r: x86_emulate_result): emulation_outcome {
+function finish(vcpu: kvm_vcpu, e: vcpu_emulation, r: x86_emulate_result, report_unhandleable = false): emulation_outcome {
   store_ctxt(vcpu, e.ctxt);
   const run = vcpu.run;
   switch (r.kind) {
@@ -168,14 +177,15 @@ function finish(vcpu: kvm_vcpu, e: vcpu_emulation, r: x86_emulate_result): emula
       return { kind: "exit" };
     }
     case "unhandleable":
+      if (report_unhandleable) return { kind: "unhandleable", why: `at eip 0x${e.ctxt.eip.toString(16)}: ${r.why}` };
       kvm_internal_error(run, `at eip 0x${e.ctxt.eip.toString(16)}: ${r.why}`);
       return { kind: "exit" };
   }
 }
 
-function guarded(vcpu: kvm_vcpu, e: vcpu_emulation, f: () => x86_emulate_result): emulation_outcome {
+function guarded(vcpu: kvm_vcpu, e: vcpu_emulation, f: () => x86_emulate_result, report_unhandleable = false): emulation_outcome {
   try {
-    return finish(vcpu, e, f());
+    return finish(vcpu, e, f(), report_unhandleable);
   } catch (x) {
     if (!(x instanceof NeedPin)) throw x;
     // Nothing was committed for this attempt: drop it and let the guest re-execute.
@@ -185,13 +195,15 @@ function guarded(vcpu: kvm_vcpu, e: vcpu_emulation, f: () => x86_emulate_result)
   }
 }
 
-/** emulate_instruction: the guest touched MMIO; emulate the instruction at CS:EIP. */
-export function emulate_instruction(vcpu: kvm_vcpu): emulation_outcome {
+/** emulate_instruction: the guest touched MMIO, or wrote a write-protected page table;
+ *  emulate the instruction at CS:EIP. With `report_unhandleable` an instruction the
+ *  emulator cannot do comes back as "unhandleable" instead of an internal-error exit. */
+export function emulate_instruction(vcpu: kvm_vcpu, report_unhandleable = false): emulation_outcome {
   const e = emul(vcpu);
   e.ctxt = new x86_emulate_ctxt();
   load_ctxt(vcpu, e.ctxt);
   const ops = emulator_ops(vcpu);
-  return guarded(vcpu, e, () => x86_emulate_insn(e.ctxt, ops));
+  return guarded(vcpu, e, () => x86_emulate_insn(e.ctxt, ops), report_unhandleable);
 }
 
 /** At KVM_RUN: userspace has answered the MMIO exit; carry on with the instruction. */

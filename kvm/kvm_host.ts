@@ -52,22 +52,30 @@ export interface kvm_stat_counters {
   halt_exits: number;
   request_irq_exits: number;
   irq_exits: number;
+  /** Shadow pages zapped because the guest kept writing them with no fault using them in
+   *  between (detect_write_flooding: it reuses the page as data). */
+  mmu_flooded: number;
 }
 
 export const new_kvm_stat = (): kvm_stat_counters => ({
   pf_fixed: 0, pf_guest: 0, tlb_flush: 0, invlpg: 0, exits: 0, io_exits: 0, mmio_exits: 0,
-  signal_exits: 0, irq_window_exits: 0, halt_exits: 0, request_irq_exits: 0, irq_exits: 0,
+  signal_exits: 0, irq_window_exits: 0, halt_exits: 0, request_irq_exits: 0, irq_exits: 0, mmu_flooded: 0,
 });
 
 /** One shadow page-table page: a host frame from alloc_page() holding 1024 32-bit
- *  entries that the CPU's MMU walks in VMX non-root operation. */
+ *  entries, or 512 64-bit (PAE) entries, that the CPU's MMU walks in VMX non-root operation. */
 export interface kvm_mmu_page {
   page: page;
   kva: Kva;
   pfn: Pfn;
-  /** Level in the 2-level 32-bit format: 2 = page directory (root), 1 = page table;
+  /** Level in the 2-level 32-bit format: 2 = page directory (root), 1 = page table; in
+   *  the PAE format (`pae`): 3 = PDPT (root), 2 = page directory, 1 = page table;
    *  with two-dimensional paging (kvm.tdp), 4 = EPT PML4 (root) .. 1 = EPT page table. */
   level: number;
+  /** A PAE-format shadow page (8-byte entries). */
+  pae?: boolean;
+  /** Guest writes to the shadowed frame since a fault last used this page (mmu.ts). */
+  write_flooding_count?: number;
   /** Shadow-page cache (mmu.ts): the guest frame this page shadows (the guest page
    *  directory for a root, the guest page table for a level-1 page) and its role. */
   gfn?: number;
@@ -85,6 +93,9 @@ export interface kvm_mmu {
   pages: kvm_mmu_page[];
   /** The shadow-page cache's indexes (mmu.ts), created on first use. */
   cache?: shadow_page_cache;
+  /** A PAE guest's PDPTRs (low dwords) as loaded with CR3, or null: load at the next walk
+   *  (paging_tmpl.ts). */
+  pdptrs: number[] | null;
 }
 
 /** Protected by kvm.lock, like the shadow pages. */

@@ -408,7 +408,7 @@ async function kvm_vm_ioctl_create_vcpu(kvm: kvm, id: number): Promise<number> {
       self, kvm, vcpu_id: id, mutex: m, cpu: -1, launched: false,
       run_page, run: page_address(run_page), pio_page, pio_data: page_address(pio_page), vmcs_page,
       regs: new Uint32Array(8), cr2: 0, cr0: 0, cr4: 0, cr3: 0, efer: 0n, apic_base: 0xfee00000n | (id === 0 ? 0x100n : 0n),
-      mmu: { root: null, pages: [] }, pio_pending: null, filp: null,
+      mmu: { root: null, pages: [], pdptrs: null }, pio_pending: null, filp: null,
       irq_pending: new Uint32Array(8), guest_debug: 0, misc_enable: 1n, tsc_offset: 0n,
     };
     await vmx_vcpu_load(vcpu);
@@ -515,9 +515,10 @@ async function kvm_vcpu_ioctl_locked(vcpu: kvm_vcpu, cmd: number, arg: number): 
       const b = new Uint8Array(uapi.kvm_translation_layout.span);
       if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
       const tr = uapi.kvm_translation_layout.decode(b);
-      // The walk reads guest page tables; user memory behind them is pinned first.
+      // The walk reads guest page tables; user memory behind them is pinned first, one
+      // page per try (a PAE walk reads three: the PDPT, a page directory, a page table).
       let gpa: number | null = null;
-      for (let tries = 0; tries < 3; tries++) {
+      for (let tries = 0; tries < 4; tries++) {
         await spin_lock(vcpu.kvm.lock);
         const w = kvm_mmu_gva_to_gpa(vcpu, Number(tr.linear_address & 0xffffffffn));
         spin_unlock(vcpu.kvm.lock);

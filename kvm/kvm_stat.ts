@@ -21,7 +21,7 @@ import type { kvm, kvm_stat_counters } from "./kvm_host.js";
 /** debugfs_entries[], in kvm_main.c's order. */
 export const KVM_STAT_NAMES: readonly (keyof kvm_stat_counters)[] = [
   "pf_fixed", "pf_guest", "tlb_flush", "invlpg", "exits", "io_exits", "mmio_exits", "signal_exits", "irq_window_exits",
-  "halt_exits", "request_irq_exits", "irq_exits",
+  "halt_exits", "request_irq_exits", "irq_exits", "mmu_flooded",
 ];
 
 /** stat_get: the sum of one counter over vm_list (data is the counter's name). */

@@ -13,13 +13,14 @@
 
 import { VMCS, vmcs_read32, vmcs_readl, vmcs_writel } from "../compat/linux/asm/vmx.js";
 import { kread, kwrite } from "../compat/linux/kmem.js";
-import { PAGE_SIZE, type Kva } from "../compat/linux/types.js";
+import { PAGE_SIZE, type Kva, type gpa_t } from "../compat/linux/types.js";
 import { KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_PIO_PAGE_OFFSET, kvm_run_io_layout } from "../include/uapi/linux/kvm.js";
 import { encode } from "../include/uapi/struct_layout.js";
 import type { kvm_vcpu } from "./kvm_host.js";
 import { set_exit_reason, set_exit_union } from "./kvm_run.js";
 import { guest_linear_to_kva } from "./emulate.js";
-import { mark_page_dirty } from "./mmu.js";
+import { gfn_is_shadowed, kvm_mmu_pte_write, mark_page_dirty } from "./mmu.js";
+import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 
 const EAX = 0, ECX = 1, ESI = 6, EDI = 7;
 const X86_EFLAGS_DF = 1 << 10;
@@ -123,6 +124,13 @@ export function complete_pio(vcpu: kvm_vcpu): void {
     const data = kread(vcpu.pio_data, n * p.size);
     s.kvas.forEach((k, i) => kwrite(k, data.subarray(i * p.size, (i + 1) * p.size)));
     for (const g of s.gfns) mark_page_dirty(vcpu.kvm, g);
+    // INS into a shadowed guest page table: the shadow follows, as for an emulated store.
+    s.kvas.forEach((k, i) => {
+      if (!gfn_is_shadowed(vcpu.kvm, s.gfns[i])) return;
+      spin_lock(vcpu.kvm.lock);
+      kvm_mmu_pte_write(vcpu.kvm, (s.gfns[i] * PAGE_SIZE + (k % PAGE_SIZE)) as gpa_t, p.size);
+      spin_unlock(vcpu.kvm.lock);
+    });
   }
   const amask = s.a32 ? 0xffffffff : 0xffff;
   const reg = p.in ? EDI : ESI;

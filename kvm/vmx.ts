@@ -51,7 +51,7 @@ import { complete_pio, kvm_handle_io } from "./pio.js";
 import { kvm_internal_error, set_exit_reason, set_exit_union } from "./kvm_run.js";
 import {
   kvm_mmu_invlpg, kvm_mmu_new_cr3, kvm_mmu_reset_context, mmu_alloc_root, mmu_pin_gfn, mmu_root_hpa, mmu_topup_memory_caches,
-  nonpaging_page_fault, paging32_page_fault, type FaultResult, type mmu_memory_cache,
+  kvm_mmu_unprotect_page, nonpaging_page_fault, paging32_page_fault, paging64_page_fault, type FaultResult, type mmu_memory_cache,
 } from "./mmu.js";
 import { TDP_SECONDARY_EXEC_CONTROL, construct_eptp, tdp_alloc_root, tdp_page_fault, tdp_root_hpa } from "./mmu_tdp.js";
 
@@ -59,7 +59,9 @@ const VCPU_REGS_RAX = 0, VCPU_REGS_RCX = 1, VCPU_REGS_RDX = 2;
 
 /** Guest CR0 bits the host owns: writes exit, reads see the read shadow. */
 const KVM_GUEST_CR0_MASK = X86_CR0_PG | X86_CR0_PE | X86_CR0_WP | X86_CR0_NE;
-/** Guest CR4 bits the host owns: the shadow page table's format and VMX itself. */
+/** Guest CR4 bits the host owns: the shadow page table's format and VMX itself. The CPU
+ *  runs with CR4.PAE exactly when the guest pages with PAE: the shadow tables are then
+ *  in the PAE format (mmu.ts). */
 const KVM_GUEST_CR4_MASK = X86_CR4_VMXE | X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PGE;
 /** What the CPU always runs a guest with: the shadow table in force, and WP so that
  *  supervisor writes to pages the shadow maps read-only (clean pages) fault too. */
@@ -252,13 +254,16 @@ function hw_cr0(vcpu: kvm_vcpu, guest_cr0: number): number {
 }
 function hw_cr4(vcpu: kvm_vcpu, guest_cr4: number): number {
   if (vcpu.kvm.tdp) return (guest_cr4 | KVM_VM_CR4_ALWAYS_ON) >>> 0;
-  return ((guest_cr4 & ~KVM_GUEST_CR4_MASK) | KVM_VM_CR4_ALWAYS_ON) >>> 0;
+  const pae_paging = (vcpu.cr0 & X86_CR0_PG) !== 0 && (guest_cr4 & X86_CR4_PAE) !== 0;
+  return ((guest_cr4 & ~KVM_GUEST_CR4_MASK) | KVM_VM_CR4_ALWAYS_ON | (pae_paging ? X86_CR4_PAE : 0)) >>> 0;
 }
 
 export function vmx_set_cr0(vcpu: kvm_vcpu, cr0: number): void {
   vcpu.cr0 = cr0 >>> 0;
   vmcs_writel(VMCS.CR0_READ_SHADOW, vcpu.cr0);
   vmcs_writel(VMCS.GUEST_CR0, hw_cr0(vcpu, vcpu.cr0));
+  // CR0.PG decides the shadow format, hence the CPU's CR4.PAE.
+  vmcs_writel(VMCS.GUEST_CR4, hw_cr4(vcpu, vcpu.cr4));
 }
 export function vmx_set_cr4(vcpu: kvm_vcpu, cr4: number): void {
   vcpu.cr4 = cr4 >>> 0;
@@ -592,7 +597,7 @@ async function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
         const error_code = vmcs_read32(VMCS.VM_EXIT_INTR_ERROR_CODE);
         let r: FaultResult;
         if ((vcpu.cr0 & X86_CR0_PG) === 0) r = await nonpaging_page_fault(vcpu, vmx.mmu_cache, gpa(addr), error_code);
-        else if ((vcpu.cr4 & X86_CR4_PAE) !== 0) return kvm_internal_error(run, "PAE guest paging is not shadowed by this MMU");
+        else if ((vcpu.cr4 & X86_CR4_PAE) !== 0) r = await paging64_page_fault(vcpu, vmx.mmu_cache, gva(addr), error_code);
         else r = await paging32_page_fault(vcpu, vmx.mmu_cache, gva(addr), error_code);
         switch (r.kind) {
           case "fixed":
@@ -604,6 +609,8 @@ async function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
             return 1;
           case "mmio":
             return handle_emulation(vcpu, vmx, emulate_instruction(vcpu));
+          case "pt_write":
+            return handle_pt_write(vcpu, vmx, r.gfn);
         }
       }
       if (vector === 1 && (vcpu.guest_debug & KVM_GUESTDBG_ENABLE)) return debug_exit(vcpu, 1, vmcs_readl(VMCS.EXIT_QUALIFICATION) | 0xffff0ff0);
@@ -694,6 +701,18 @@ async function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
   }
 }
 
+/** A write to a shadowed guest page table: emulate it (kvm_mmu_pte_write sees the store).
+ *  An instruction the emulator cannot do is not an error here: the frame is unprotected
+ *  and the guest runs the instruction itself (kvm_mmu_unprotect_page_virt in Linux). */
+function handle_pt_write(vcpu: kvm_vcpu, vmx: vcpu_vmx, gfn: number): number {
+  const o = emulate_instruction(vcpu, true);
+  if (o.kind !== "unhandleable") return handle_emulation(vcpu, vmx, o);
+  spin_lock(vcpu.kvm.lock);
+  kvm_mmu_unprotect_page(vcpu.kvm, gfn);
+  spin_unlock(vcpu.kvm.lock);
+  return 1;
+}
+
 /** Act on what instruction emulation decided (1 = re-enter, 0 = exit to userspace). */
 function handle_emulation(vcpu: kvm_vcpu, vmx: vcpu_vmx, o: emulation_outcome): number {
   switch (o.kind) {
@@ -703,6 +722,8 @@ function handle_emulation(vcpu: kvm_vcpu, vmx: vcpu_vmx, o: emulation_outcome): 
       return request_pin(vmx, o.gfn);
     case "exit":
       return 0;
+    case "unhandleable":
+      return kvm_internal_error(vcpu.run, o.why);
     case "inject":
       if (o.vector === 14) kvm_inject_page_fault(vcpu, o.cr2 ?? 0, o.error_code ?? 0);
       else kvm_inject_exception(o.vector, o.error_code);
@@ -782,7 +803,8 @@ async function handle_ept_violation(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<numb
     case "retry":
       return request_pin(vmx, r.pin_gfn);
     case "guest_fault":
-      return kvm_internal_error(vcpu.run, "EPT violation reported as a guest page fault");
+    case "pt_write":
+      return kvm_internal_error(vcpu.run, `EPT violation reported as ${r.kind}`);
     case "mmio":
       // No slot behind the gpa: emulate the instruction, as after a shadow #PF on MMIO.
       return handle_emulation(vcpu, vmx, emulate_instruction(vcpu));

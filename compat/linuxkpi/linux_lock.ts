@@ -41,7 +41,7 @@ export function linux_spin_lock_init(s: linuxkpi_state, lock: spinlock_t, name: 
  * enabled, and a contender blocks on the turnstile instead of spinning. Sleeping
  * while holding it is still caught, by WITNESS instead of might_sleep.
  */
-export async function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): Promise<void> {
+export function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): void | Promise<void> {
   // DIVERGENCE (none preset): no mutual exclusion and no preemption control at all.
   if (s.config.spinlock === "none") return;
   const m = lock_mtx(lock, "spin_lock");
@@ -49,11 +49,15 @@ export async function linux_spin_lock(s: linuxkpi_state, lock: spinlock_t): Prom
     // DIVERGENCE (mtx_spin preset): interrupts are disabled and the thread is in a
     // critical section while it holds the lock, stricter than Linux's spin_lock: even
     // GFP_ATOMIC allocations and kfree panic in malloc(9)/free(9) there.
-    await mtx_lock_spin(m);
+    return mtx_lock_spin(m);
+  }
+  // Synchronous when the mutex is free, as the Linux API promises (compat/linux/spinlock.ts).
+  const blocked = mtx_lock(m);
+  if (blocked === undefined) {
+    sched_pin();
     return;
   }
-  await mtx_lock(m);
-  sched_pin();
+  return blocked.then(() => sched_pin());
 }
 
 export function linux_spin_unlock(s: linuxkpi_state, lock: spinlock_t): void {

@@ -60,8 +60,10 @@ function check_usable(m: mtx, what: string): void {
   if ((m.lock_object.lo_flags & LO_INITIALIZED) === 0) panic(`${what}: lock ${m.lock_object.lo_name} not initialized`);
 }
 
-/** mtx_lock: acquire a sleep mutex, blocking on its turnstile if another thread owns it. */
-export async function mtx_lock(m: mtx): Promise<void> {
+/** mtx_lock: acquire a sleep mutex, blocking on its turnstile if another thread owns it.
+ *  The uncontended path (_mtx_obtain_lock) is synchronous; a Promise is returned only
+ *  when the thread must block. */
+export function mtx_lock(m: mtx): void | Promise<void> {
   check_usable(m, "mtx_lock");
   if (is_spin(m)) panic(`mtx_lock() of spin mutex ${m.lock_object.lo_name}`);
   const td = curthread();
@@ -75,7 +77,11 @@ export async function mtx_lock(m: mtx): Promise<void> {
     witness_lock(m.lock_object);
     return;
   }
-  // __mtx_lock_sleep: block on the turnstile; mtx_unlock hands the mutex over.
+  return __mtx_lock_sleep(m, td);
+}
+
+/** __mtx_lock_sleep: block on the turnstile; mtx_unlock hands the mutex over. */
+async function __mtx_lock_sleep(m: mtx, td: thread): Promise<void> {
   witness_warn_block(m.lock_object);
   m.ts_blocked.push(td);
   td.td_blocked = m.lock_object;
@@ -209,6 +215,6 @@ export function mtx_destroy(m: mtx): void {
 /** msleep(9): sleep on chan with mutex m as the interlock. */
 export function msleep(chan: unknown, m: mtx | null, priority: number, wmesg: string, timo: number): Promise<number> {
   const interlock =
-    m === null ? null : { lock_object: m.lock_object, unlock: () => mtx_unlock(m), relock: () => mtx_lock(m) };
+    m === null ? null : { lock_object: m.lock_object, unlock: () => mtx_unlock(m), relock: async () => mtx_lock(m) };
   return _sleep(chan, interlock, priority, wmesg, timo);
 }

@@ -1,7 +1,8 @@
 // The shadow-page cache (kvm/mmu.ts): shadow pages kept across guest CR3 loads, guest page
-// tables write-protected and zapped on write. The paged guests must give QEMU's output with
-// the cache on and off (module parameter mmu_cache); with it on, CR3 switches find their
-// shadow pages again, and guest writes to its page tables go through the zap path.
+// tables write-protected, guest writes to them emulated, shadow pages written over and over
+// without use given up (write flooding). The paged guests must give QEMU's output with the
+// cache on and off (module parameter mmu_cache); with it on, CR3 switches find their shadow
+// pages again, and guest writes to its page tables go through kvm_mmu_pte_write.
 
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
@@ -17,6 +18,7 @@ type CacheStat = NonNullable<kvm["mmu_cache_stat"]>;
 async function run_with_cache(on: boolean, main: Parameters<typeof vmm_main>[1]) {
   let stat: CacheStat | undefined;
   let flushes = 0;
+  let flooded = 0;
   const o = await run_on("linux", async (c) => {
     const g = kvm_globals();
     g.mmu_cache = on;
@@ -30,13 +32,14 @@ async function run_with_cache(on: boolean, main: Parameters<typeof vmm_main>[1])
       g.mmu_cache = true;
       stat = vms[0]?.mmu_cache_stat;
       flushes = vms[0]?.stat.tlb_flush ?? 0;
+      flooded = vms[0]?.stat.mmu_flooded ?? 0;
     }
   }, { mmu: "shadow", ram_mib: 2 * MEM_MIB + 64 });
-  return { o, stat: stat ?? { hit: 0, miss: 0, zapped: 0, pte_write: 0 }, flushes };
+  return { o, stat: stat ?? { hit: 0, miss: 0, zapped: 0, pte_write: 0 }, flushes, flooded };
 }
 
 describe("shadow-page cache", () => {
-  for (const name of ["paging", "cr3switch"]) {
+  for (const name of ["paging", "pae", "cr3switch"]) {
     it(`${name}: QEMU's output with the cache on and off; reuse only with it on`, async () => {
       const g = recorded_guests().find((x) => x.name === name)!;
       const cfg = () => { const l = g.load(); return { mem_mib: MEM_MIB, images: l.images, entry: l.entry }; };
@@ -49,10 +52,15 @@ describe("shadow-page cache", () => {
       }
       expect(on.stat.hit).toBeGreaterThan(0);
       expect(off.stat.hit).toBe(0);
+      // Without the cache nothing is write-protected, so nothing is written through kvm.
+      expect(off.stat.pte_write).toBe(0);
+      expect(off.flooded).toBe(0);
       if (name === "cr3switch") expect(on.stat.miss).toBeLessThan(off.stat.miss);
-      // paging rewrites its live page tables all the time: every write zaps and the next
-      // walk rebuilds (write flooding; Linux later learned to stop shadowing such tables).
+      // paging and pae rewrite their live page tables: each write is emulated and drops
+      // the shadow entries derived from what it wrote.
       else expect(on.stat.pte_write).toBeGreaterThan(0);
+      // pae frees a page table and fills it with data: its shadow page is given up.
+      if (name === "pae") expect(on.flooded).toBeGreaterThan(0);
     }, 300_000);
   }
 

@@ -15,7 +15,7 @@ import type { Libc } from "../libc/libc.js";
 
 export const KVM_STAT_NAMES: readonly string[] = [
   "pf_fixed", "pf_guest", "tlb_flush", "invlpg", "exits", "io_exits", "mmio_exits", "signal_exits", "irq_window_exits",
-  "halt_exits", "request_irq_exits", "irq_exits",
+  "halt_exits", "request_irq_exits", "irq_exits", "mmu_flooded",
 ];
 
 const DEBUGFS_KVM = "/sys/kernel/debug/kvm";
