@@ -18,7 +18,7 @@ import { encode } from "../include/uapi/struct_layout.js";
 import type { kvm_vcpu } from "./kvm_host.js";
 import { kvm_internal_error, set_exit_reason, set_exit_union } from "./kvm_run.js";
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
-import { gfn_is_shadowed, gfn_to_backing, kvm_mmu_pte_write, mark_page_dirty } from "./mmu.js";
+import { gfn_is_shadowed, gfn_readonly, gfn_to_backing, kvm_mmu_pte_write, mark_page_dirty } from "./mmu.js";
 import { kvm_mmu_walk_addr } from "./paging_tmpl.js";
 import {
   x86_emulate_complete_mmio_read, x86_emulate_complete_mmio_write, x86_emulate_ctxt, x86_emulate_insn, x86_emulate_mode,
@@ -112,7 +112,7 @@ function guest_access(vcpu: kvm_vcpu, linear: number, write: boolean): guest_acc
   }
   const gfn = Math.floor(gpa / PAGE_SIZE);
   const p = gfn_to_backing(vcpu.kvm, gfn);
-  if (p === "mmio") return { kind: "mmio", gpa };
+  if (p === "mmio" || (write && gfn_readonly(vcpu.kvm, gfn))) return { kind: "mmio", gpa };
   if (p === "unpinned") throw new NeedPin(gfn);
   return { kind: "ram", kva: kva(page_address(p) + (gpa % PAGE_SIZE)), gfn };
 }

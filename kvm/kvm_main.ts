@@ -108,6 +108,7 @@ function kvm_vm_ioctl_check_extension(ext: number): number {
     case uapi.KVM_CAP_DESTROY_MEMORY_REGION_WORKS:
     case uapi.KVM_CAP_JOIN_MEMORY_REGIONS_WORKS:
     case uapi.KVM_CAP_IMMEDIATE_EXIT:
+    case uapi.KVM_CAP_READONLY_MEM:
       return 1;
     case uapi.KVM_CAP_NR_VCPUS:
     case uapi.KVM_CAP_MAX_VCPUS:
@@ -227,9 +228,10 @@ async function kvm_vm_range_is_kernel_memory(kvm: kvm, offset: bigint, size: big
 
 /** __kvm_set_memory_region with the checks of the reference table. */
 async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_region, user: boolean): Promise<number> {
-  // KVM_MEM_READONLY needs write emulation, which this MMU does not do, so it is
-  // refused like any unknown flag (KVM_CAP_READONLY_MEM reports 0).
-  if ((mem.flags & ~uapi.KVM_MEM_LOG_DIRTY_PAGES) !== 0) return -EINVAL;
+  // check_memory_region_flags: KVM_MEM_READONLY only for user memory (the 2007
+  // kernel-allocated regions never had it).
+  const valid_flags = uapi.KVM_MEM_LOG_DIRTY_PAGES | (user ? uapi.KVM_MEM_READONLY : 0);
+  if ((mem.flags & ~valid_flags) !== 0) return -EINVAL;
   if (mem.memory_size % BigInt(PAGE_SIZE) !== 0n || mem.guest_phys_addr % BigInt(PAGE_SIZE) !== 0n) return -EINVAL;
   if (user && mem.userspace_addr % BigInt(PAGE_SIZE) !== 0n) return -EINVAL;
   if (mem.slot >= KVM_MEMORY_SLOTS) return -EINVAL;
@@ -253,6 +255,8 @@ async function kvm_set_memory_region(kvm: kvm, mem: uapi.kvm_userspace_memory_re
     }
     if (old !== null) {
       if (old.npages !== npages) return -EINVAL;
+      // Moving a slot or changing its flags cannot make it read-only or writable.
+      if ((old.flags ^ mem.flags) & uapi.KVM_MEM_READONLY) return -EINVAL;
       if (old.kernel_owned === !user && old.base_gfn === base_gfn &&
           (!user || BigInt(old.userspace_addr!) === mem.userspace_addr)) {
         if (old.flags === mem.flags) return 0;

@@ -53,6 +53,7 @@ import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import { PAGE_SHIFT, PAGE_SIZE, kva, uva, type gpa_t, type gva_t } from "../compat/linux/types.js";
 import type { kvm, kvm_memory_slot, kvm_mmu_page, kvm_vcpu, shadow_page_cache } from "./kvm_host.js";
 import { kvm_globals } from "./kvm_globals.js";
+import { KVM_MEM_READONLY } from "../include/uapi/linux/kvm.js";
 import {
   PFERR_USER_MASK, PFERR_WRITE_MASK, PT32, PT64, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK,
   kvm_mmu_walk_addr, set_accessed_dirty, walk_addr, type pt_format,
@@ -417,6 +418,12 @@ export function mark_page_dirty(kvm: kvm, gfn: number): void {
   slot.dirty_bitmap[i >>> 3] |= 1 << (i & 7);
 }
 
+/** A gfn of a KVM_MEM_READONLY slot: the guest reads it as memory; its writes are
+ *  emulated and leave as KVM_EXIT_MMIO (never mapped writable). */
+export function gfn_readonly(kvm: kvm, gfn: number): boolean {
+  return ((gfn_to_memslot(kvm, gfn)?.flags ?? 0) & KVM_MEM_READONLY) !== 0;
+}
+
 /** Pages of a dirty-logged slot are mapped writable only by a write fault, which logs them. */
 export function logging(kvm: kvm, gfn: number): boolean {
   return gfn_to_memslot(kvm, gfn)?.dirty_bitmap != null;
@@ -434,7 +441,9 @@ export async function nonpaging_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cac
     const backing = gfn_to_backing(kvm, gfn);
     if (backing === "mmio") return { kind: "mmio", gpa: addr };
     if (backing === "unpinned") return { kind: "retry", pin_gfn: gfn };
-    let writable = !logging(kvm, gfn) || write;
+    const readonly = gfn_readonly(kvm, gfn);
+    if (write && readonly) return { kind: "mmio", gpa: addr };
+    let writable = (!logging(kvm, gfn) || write) && !readonly;
     if (writable && gfn_is_shadowed(kvm, gfn)) {
       if (write) kvm_mmu_unprotect_page(kvm, gfn);
       else writable = false;
@@ -476,7 +485,14 @@ async function paging_page_fault(fmt: pt_format, vcpu: kvm_vcpu, cache: mmu_memo
     // writable but supervisor-only. A shadowed page table stays read-only: a write to it
     // is emulated (the walk's A/D bits are set first, as the CPU sets them before the access).
     const wp_override = write && !user && !w.writable;
-    let writable = ((w.writable && (w.dirty || write)) || wp_override) && (write || !logging(kvm, gfn));
+    const readonly = gfn_readonly(kvm, gfn);
+    if (write && readonly) {
+      // The guest's own rights allowed the write (the walk succeeded): its A/D bits are
+      // set, and the store goes to userspace as MMIO.
+      for (const g of set_accessed_dirty(vcpu, w, write)) mark_page_dirty(kvm, g);
+      return { kind: "mmio", gpa: w.gpa };
+    }
+    let writable = ((w.writable && (w.dirty || write)) || wp_override) && (write || !logging(kvm, gfn)) && !readonly;
     if (writable && gfn_is_shadowed(kvm, gfn)) {
       if (write) {
         for (const g of set_accessed_dirty(vcpu, w, write)) mark_page_dirty(kvm, g);

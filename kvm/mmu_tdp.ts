@@ -37,7 +37,7 @@ import {
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import { PAGE_SHIFT, PAGE_SIZE, hpa, kva, type Kva, type gpa_t } from "../compat/linux/types.js";
 import type { kvm_mmu_page, kvm_vcpu } from "./kvm_host.js";
-import { gfn_to_backing, kvm_mmu_reset_context, logging, mark_page_dirty, type FaultResult, type mmu_memory_cache } from "./mmu.js";
+import { gfn_to_backing, kvm_mmu_reset_context, logging, mark_page_dirty, type FaultResult, type mmu_memory_cache, gfn_readonly } from "./mmu.js";
 
 const EPT_ENT_PER_PAGE = 512;
 const PT64_LEVEL_BITS = 9;
@@ -135,7 +135,10 @@ export async function tdp_page_fault(vcpu: kvm_vcpu, cache: mmu_memory_cache, gp
     const backing = gfn_to_backing(kvm, gfn);
     if (backing === "mmio") return { kind: "mmio", gpa };
     if (backing === "unpinned") return { kind: "retry", pin_gfn: gfn };
-    const writable = write || !logging(kvm, gfn);
+    // A write to a read-only slot is emulated and exits as MMIO; its pages map without W.
+    const readonly = gfn_readonly(kvm, gfn);
+    if (write && readonly) return { kind: "mmio", gpa };
+    const writable = (write || !logging(kvm, gfn)) && !readonly;
     const rwx = VMX_EPT_READABLE_MASK | VMX_EPT_EXECUTABLE_MASK | (writable ? VMX_EPT_WRITABLE_MASK : 0);
     if (!tdp_set_spte(vcpu, cache, gfn * PAGE_SIZE, page_to_pfn(backing), rwx)) return RETRY;
     if (write) mark_page_dirty(kvm, gfn);

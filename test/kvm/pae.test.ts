@@ -128,6 +128,33 @@ const hex = (v: number | null) => (v === null ? null : `0x${v.toString(16)}`);
 
 describe.each(HOSTS)("PAE guest paging on %s", (host) => {
   describe.each(MMUS)("with %s paging", (mmu) => {
+    it("a KVM_MEM_READONLY slot mapped by a writable PTE: reads see its bytes, a write exits as MMIO and lands nowhere", async () => {
+      const log = await logged(host, mmu, async (c, log) => {
+        // mov 0x80002010, %eax; out %al, $0xe9; movl $0x12345678, 0x80002010;
+        // mov 0x80002010, %eax; out %al, $0xe9; hlt
+        const code = [0xa1, ...le32(0x80002010), 0xe6, 0xe9, 0xc7, 0x05, ...le32(0x80002010), ...le32(0x12345678), 0xa1, ...le32(0x80002010), 0xe6, 0xe9, 0xf4];
+        const g = await pae_vm(c, code);
+        const rom = await anon(c, 0x1000);
+        c.poke(uva(rom + 0x10), Uint8Array.from([0xa5, 0x5a, 0xc3, 0x3c]));
+        await g.vm.set_user_memory_region({ slot: 1, flags: k.KVM_MEM_READONLY, guest_phys_addr: BigInt(MEM), memory_size: 0x1000n, userspace_addr: BigInt(rom) });
+        g.poke32(0x9010, MEM | P | W); // 0x80002000 -> the read-only page, writable for the guest
+        for (let i = 0; i < 10; i++) {
+          await g.vcpu.kvm_run();
+          const r = g.vcpu.exit_reason();
+          if (r === k.KVM_EXIT_HLT) break;
+          if (r === k.KVM_EXIT_IO) log(["out", g.vcpu.io_data(g.vcpu.io())[0]]);
+          else if (r === k.KVM_EXIT_MMIO) {
+            const m = c.load(k.kvm_run_mmio_layout, uva(g.vcpu.run + k.KVM_RUN_EXIT_UNION));
+            log(["mmio", hex(Number(m.phys_addr)), m.len, m.is_write, Array.from(m.data.subarray(0, m.len))]);
+          } else log(["exit", r]);
+        }
+        log(Array.from(c.peek(uva(rom + 0x10), 4)));
+        // The guest's PTE got its accessed and dirty bits: the guest's rights allowed the write.
+        log(hex(g.peek32(0x9010) & 0x60));
+      });
+      expect(log).toEqual([["out", 0xa5], ["mmio", "0x800010", 4, 1, [0x78, 0x56, 0x34, 0x12]], ["out", 0xa5], [0xa5, 0x5a, 0xc3, 0x3c], "0x60"]);
+    });
+
     it("KVM_TRANSLATE walks the PAE tables: 4 KiB and 2 MiB pages, absent PTE and PDPTE", async () => {
       const log = await logged(host, mmu, async (c, log) => {
         const g = await pae_vm(c, hlt);
