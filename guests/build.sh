@@ -39,7 +39,7 @@ build_kernel() {
 	echo "built $name/$name.elf ($(stat -c %s "$name/$name.elf") bytes)"
 }
 
-for g in mbinfo recursion sieve crc32 sort divmul exceptions paging cr3switch isa pit; do build_kernel "$g" "$g/$g.c"; done
+for g in mbinfo recursion sieve crc32 sort divmul exceptions paging cr3switch isa pit debugregs; do build_kernel "$g" "$g/$g.c"; done
 build_kernel smc smc/smc.c smc/smc_asm.S
 build_kernel triple-fault triple-fault/triple-fault.c
 EXTRA_CFLAGS=-fcf-protection=full build_kernel endbr endbr/endbr.c
