@@ -477,6 +477,7 @@ async function kvm_vcpu_ioctl_locked(vcpu: kvm_vcpu, cmd: number, arg: number): 
       const b = new Uint8Array(uapi.kvm_guest_debug_layout.span);
       if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
       const dbg = uapi.kvm_guest_debug_layout.decode(b);
+      // DIVERGENCE: Linux also accepts KVM_GUESTDBG_INJECT_DB, INJECT_BP and BLOCKIRQ.
       const known = uapi.KVM_GUESTDBG_ENABLE | uapi.KVM_GUESTDBG_SINGLESTEP | uapi.KVM_GUESTDBG_USE_SW_BP | uapi.KVM_GUESTDBG_USE_HW_BP;
       if ((dbg.control & ~known) !== 0) return -EINVAL;
       // kvm_arch_vcpu_ioctl_set_guest_debug: without ENABLE nothing is in force.

@@ -425,7 +425,8 @@ function do_interrupt_requests(vcpu: kvm_vcpu, request_window: boolean): void {
  *  (USE_HW_BP), MOV DR exits too, so that the guest's accesses reach its own values
  *  (handle_dr); otherwise the guest uses the debug registers directly and kvm switches
  *  them around each entry (kvm_load_guest_debugregs, kvm_save_guest_debugregs), as
- *  Linux does once it has dropped MOV-DR exiting (KVM_DEBUGREG_WONT_EXIT). */
+ *  Linux does once it has dropped MOV-DR exiting (KVM_DEBUGREG_WONT_EXIT).
+ *  DIVERGENCE: Linux starts with MOV-DR exiting on and drops it at the first access. */
 export function vmx_update_exception_bitmap(vcpu: kvm_vcpu): void {
   let eb = vcpu.kvm.tdp ? 0 : 1 << 14;
   if (vcpu.guest_debug & KVM_GUESTDBG_ENABLE) {
