@@ -376,6 +376,7 @@ export function vmx_set_sregs(vcpu: kvm_vcpu, s: kvm_sregs): void {
 // --- interrupts (KVM_INTERRUPT) and guest debugging -------------------------------------
 
 const X86_EFLAGS_TF = 1 << 8;
+const X86_EFLAGS_RF = 1 << 16;
 const GUEST_INTR_STATE_STI = 1, GUEST_INTR_STATE_MOV_SS = 2;
 
 export function kvm_queue_interrupt(vcpu: kvm_vcpu, irq: number): void {
@@ -777,8 +778,17 @@ function handle_emulation(vcpu: kvm_vcpu, vmx: vcpu_vmx, o: emulation_outcome): 
   }
 }
 
+/** A fault-class exception kvm injects pushes RF=1, as one the CPU raised would (SDM 6.8.3;
+ *  Linux's inject_pending_event): VM entry pushes RFLAGS as the guest state has it. #DB,
+ *  #BP and #OF are traps, #DF an abort. */
+function set_rf_for_fault(vector: number): void {
+  if (vector === 1 || vector === 3 || vector === 4 || vector === 8) return;
+  vmcs_writel(VMCS.GUEST_RFLAGS, (vmcs_readl(VMCS.GUEST_RFLAGS) | X86_EFLAGS_RF) >>> 0);
+}
+
 /** Inject a hardware exception (with its error code, if it has one) at the next entry. */
 function kvm_inject_exception(vector: number, error_code: number | null): void {
+  set_rf_for_fault(vector);
   vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (vector | INTR_TYPE_HARD_EXCEPTION | (error_code !== null ? INTR_INFO_DELIVER_CODE_MASK : 0) | INTR_INFO_VALID_MASK) >>> 0);
   if (error_code !== null) vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
 }
@@ -798,12 +808,14 @@ function kvm_inject_page_fault(vcpu: kvm_vcpu, addr: number, error_code: number)
     }
   }
   vcpu.cr2 = addr >>> 0;
+  set_rf_for_fault(14);
   vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (14 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
   vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
 }
 
 /** Inject #GP(0), e.g. for an RDMSR of an MSR the guest CPU does not have. */
 function kvm_inject_gp(_vcpu: kvm_vcpu): void {
+  set_rf_for_fault(13);
   vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (13 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
   vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
 }
