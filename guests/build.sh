@@ -39,7 +39,7 @@ build_kernel() {
 	echo "built $name/$name.elf ($(stat -c %s "$name/$name.elf") bytes)"
 }
 
-for g in mbinfo recursion sieve crc32 sort divmul exceptions cr3switch isa pit; do build_kernel "$g" "$g/$g.c"; done
+for g in mbinfo recursion sieve crc32 sort divmul exceptions cr3switch isa pit debugregs; do build_kernel "$g" "$g/$g.c"; done
 # The paged guests share their page-fault tests (lib/pagetest.c).
 for g in paging pae; do build_kernel "$g" "$g/$g.c" lib/pagetest.c; done
 build_kernel smc smc/smc.c smc/smc_asm.S

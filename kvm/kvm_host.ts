@@ -167,6 +167,14 @@ export interface kvm_vcpu {
   readonly irq_pending: Uint32Array;
   /** KVM_SET_GUEST_DEBUG control word (KVM_GUESTDBG_*). */
   guest_debug: number;
+  /** The guest's own DR0-DR3, DR6 and DR7 (vcpu->arch.db, dr6, dr7). */
+  readonly db: number[];
+  dr6: number;
+  dr7: number;
+  /** DR0-DR3 the CPU runs the guest with: the debugger's under KVM_GUESTDBG_USE_HW_BP,
+   *  else the guest's (vcpu->arch.eff_db); the debugger's DR7 (guest_debug_dr7). */
+  readonly eff_db: number[];
+  guest_debug_dr7: number;
   /** Emulated MSRs without a VMCS field. */
   misc_enable: bigint;
   tsc_offset: bigint;

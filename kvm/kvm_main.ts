@@ -25,6 +25,7 @@ import { kvm_create_vm_debugfs, kvm_destroy_vm_debugfs, kvm_exit_debug, kvm_init
 import { copy_from_user, copy_to_user } from "../compat/linux/uaccess.js";
 import { PAGE_SIZE, uva, type Uva } from "../compat/linux/types.js";
 import { cpu_has_vmx } from "../compat/linux/asm/processor.js";
+import { DR6_ACTIVE_LOW, DR7_FIXED_1 } from "../compat/linux/asm/debugreg.js";
 import * as uapi from "../include/uapi/linux/kvm.js";
 import { encode } from "../include/uapi/struct_layout.js";
 import {
@@ -34,7 +35,7 @@ import { kvm_free_physmem_slot, kvm_mmu_gva_to_gpa, kvm_mmu_zap_all, mmu_pin_gfn
 import { msrs_to_save, vmx_get_msr, vmx_set_msr } from "./x86_msr.js";
 import { cpu_has_vmx_ept, cpu_has_vmx_unrestricted_guest } from "./mmu_tdp.js";
 import {
-  alloc_vmcs, kvm_queue_interrupt, vmx_get_regs, vmx_update_exception_bitmap, vmx_get_sregs, vmx_hardware_disable_all, vmx_hardware_enable_all, vmx_set_regs,
+  alloc_vmcs, kvm_queue_interrupt, kvm_update_dr7, vmx_get_regs, vmx_update_exception_bitmap, vmx_get_sregs, vmx_hardware_disable_all, vmx_hardware_enable_all, vmx_set_regs,
   vmx_set_sregs, vmx_vcpu_decache, vmx_vcpu_free, vmx_vcpu_load, vmx_vcpu_put, vmx_vcpu_run, vmx_vcpu_setup,
 } from "./vmx.js";
 
@@ -414,6 +415,7 @@ async function kvm_vm_ioctl_create_vcpu(kvm: kvm, id: number): Promise<number> {
       regs: new Uint32Array(8), cr2: 0, cr0: 0, cr4: 0, cr3: 0, efer: 0n, apic_base: 0xfee00000n | (id === 0 ? 0x100n : 0n),
       mmu: { root: null, pages: [], pdptrs: null }, pio_pending: null, filp: null,
       irq_pending: new Uint32Array(8), guest_debug: 0, misc_enable: 1n, tsc_offset: 0n,
+      db: [0, 0, 0, 0], dr6: DR6_ACTIVE_LOW, dr7: DR7_FIXED_1, eff_db: [0, 0, 0, 0], guest_debug_dr7: 0,
     };
     await vmx_vcpu_load(vcpu);
     vmx_vcpu_setup(vcpu);
@@ -552,11 +554,19 @@ async function kvm_vcpu_ioctl_locked(vcpu: kvm_vcpu, cmd: number, arg: number): 
       const b = new Uint8Array(uapi.kvm_guest_debug_layout.span);
       if ((await copy_from_user(b, argp)) !== 0) return -EFAULT;
       const dbg = uapi.kvm_guest_debug_layout.decode(b);
-      const known = uapi.KVM_GUESTDBG_ENABLE | uapi.KVM_GUESTDBG_SINGLESTEP | uapi.KVM_GUESTDBG_USE_SW_BP;
-      // Hardware breakpoints need DR0-DR3 matching in the CPU, which it does not do.
+      // DIVERGENCE: Linux also accepts KVM_GUESTDBG_INJECT_DB, INJECT_BP and BLOCKIRQ.
+      const known = uapi.KVM_GUESTDBG_ENABLE | uapi.KVM_GUESTDBG_SINGLESTEP | uapi.KVM_GUESTDBG_USE_SW_BP | uapi.KVM_GUESTDBG_USE_HW_BP;
       if ((dbg.control & ~known) !== 0) return -EINVAL;
-      vcpu.guest_debug = dbg.control;
+      // kvm_arch_vcpu_ioctl_set_guest_debug: without ENABLE nothing is in force.
+      vcpu.guest_debug = (dbg.control & uapi.KVM_GUESTDBG_ENABLE) !== 0 ? dbg.control : 0;
+      if ((vcpu.guest_debug & uapi.KVM_GUESTDBG_USE_HW_BP) !== 0) {
+        for (let i = 0; i < 4; i++) vcpu.eff_db[i] = Number(dbg.debugreg[i] & 0xffffffffn);
+        vcpu.guest_debug_dr7 = Number(dbg.debugreg[7] & 0xffffffffn);
+      } else {
+        for (let i = 0; i < 4; i++) vcpu.eff_db[i] = vcpu.db[i];
+      }
       await vmx_vcpu_load(vcpu);
+      kvm_update_dr7(vcpu);
       vmx_update_exception_bitmap(vcpu);
       vmx_vcpu_put(vcpu);
       return 0;

@@ -15,9 +15,10 @@
 import { cpuid } from "../compat/linux/asm/processor.js";
 import { X86_CR0_NE, X86_CR0_PE, X86_CR0_PG, X86_CR0_TS, X86_CR0_WP, X86_CR4_PAE, X86_CR4_PGE, X86_CR4_PSE, X86_CR4_VMXE, cr4_clear_bits, cr4_set_bits } from "../compat/linux/asm/processor.js";
 import { rdmsrl } from "../compat/linux/asm/msr.js";
+import { DR6_ACTIVE_LOW, DR6_BD, DR7_FIXED_1, DR7_GD, DR7_VOLATILE, get_debugreg, set_debugreg } from "../compat/linux/asm/debugreg.js";
 import {
   CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_HLT_EXITING, CPU_BASED_INVDPG_EXITING,
-  EXIT_REASON_EPT_MISCONFIG, EXIT_REASON_EPT_VIOLATION, INTR_INFO_INTR_TYPE_MASK, INTR_TYPE_PRIV_SW_EXCEPTION, INTR_TYPE_SOFT_EXCEPTION, INTR_TYPE_SOFT_INTR,
+  CPU_BASED_MOV_DR_EXITING, EXIT_REASON_DR_ACCESS, EXIT_REASON_EPT_MISCONFIG, EXIT_REASON_EPT_VIOLATION, INTR_INFO_INTR_TYPE_MASK, INTR_TYPE_PRIV_SW_EXCEPTION, INTR_TYPE_SOFT_EXCEPTION, INTR_TYPE_SOFT_INTR,
   vmcs_write64, CPU_BASED_UNCOND_IO_EXITING, CPU_BASED_VIRTUAL_INTR_PENDING, EXIT_REASON_CPUID, EXIT_REASON_MSR_READ,
   EXIT_REASON_MSR_WRITE, EXIT_REASON_PENDING_INTERRUPT, INTR_TYPE_EXT_INTR, EXIT_REASON_CR_ACCESS, EXIT_REASON_EXCEPTION_NMI,
   EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_HLT, EXIT_REASON_INVLPG, EXIT_REASON_IO_INSTRUCTION, EXIT_REASON_TRIPLE_FAULT,
@@ -40,7 +41,7 @@ import { PAGE_SHIFT, gpa, gva, kva, type Kva } from "../compat/linux/types.js";
 import { spin_lock, spin_unlock } from "../compat/linux/spinlock.js";
 import {
   KVM_EXIT_DEBUG, KVM_EXIT_EXCEPTION, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_IRQ_WINDOW_OPEN,
-  KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_SW_BP, kvm_debug_exit_arch_layout,
+  KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_HW_BP, KVM_GUESTDBG_USE_SW_BP, kvm_debug_exit_arch_layout,
   KVM_EXIT_INTR, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN, kvm_run_header_layout, type kvm_segment, type kvm_sregs,
 } from "../include/uapi/linux/kvm.js";
 import { encode, u64 } from "../include/uapi/struct_layout.js";
@@ -380,6 +381,7 @@ export function vmx_set_sregs(vcpu: kvm_vcpu, s: kvm_sregs): void {
 // --- interrupts (KVM_INTERRUPT) and guest debugging -------------------------------------
 
 const X86_EFLAGS_TF = 1 << 8;
+const X86_EFLAGS_RF = 1 << 16;
 const GUEST_INTR_STATE_STI = 1, GUEST_INTR_STATE_MOV_SS = 2;
 
 export function kvm_queue_interrupt(vcpu: kvm_vcpu, irq: number): void {
@@ -423,15 +425,75 @@ function do_interrupt_requests(vcpu: kvm_vcpu, request_window: boolean): void {
   vmcs_write32(VMCS.CPU_BASED_VM_EXEC_CONTROL, want_window ? ctl | CPU_BASED_VIRTUAL_INTR_PENDING : ctl & ~CPU_BASED_VIRTUAL_INTR_PENDING);
 }
 
-/** KVM_SET_GUEST_DEBUG: which exceptions exit to userspace. #PF always exits under the
- *  shadow MMU, never under two-dimensional paging. */
+/** KVM_SET_GUEST_DEBUG: which exceptions exit to userspace (#DB for single-step and
+ *  hardware breakpoints, #BP for software breakpoints). #PF always exits under the shadow
+ *  MMU, never under two-dimensional paging. While the debugger owns DR0-DR3 and DR7
+ *  (USE_HW_BP), MOV DR exits too, so that the guest's accesses reach its own values
+ *  (handle_dr); otherwise the guest uses the debug registers directly and kvm switches
+ *  them around each entry (kvm_load_guest_debugregs, kvm_save_guest_debugregs), as
+ *  Linux does once it has dropped MOV-DR exiting (KVM_DEBUGREG_WONT_EXIT).
+ *  DIVERGENCE: Linux starts with MOV-DR exiting on and drops it at the first access. */
 export function vmx_update_exception_bitmap(vcpu: kvm_vcpu): void {
   let eb = vcpu.kvm.tdp ? 0 : 1 << 14;
   if (vcpu.guest_debug & KVM_GUESTDBG_ENABLE) {
-    if (vcpu.guest_debug & KVM_GUESTDBG_SINGLESTEP) eb |= 1 << 1;
+    if (vcpu.guest_debug & (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP)) eb |= 1 << 1;
     if (vcpu.guest_debug & KVM_GUESTDBG_USE_SW_BP) eb |= 1 << 3;
   }
   vmcs_write32(VMCS.EXCEPTION_BITMAP, eb);
+  const ctl = vmcs_read32(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+  vmcs_write32(VMCS.CPU_BASED_VM_EXEC_CONTROL, hw_bp(vcpu) ? ctl | CPU_BASED_MOV_DR_EXITING : ctl & ~CPU_BASED_MOV_DR_EXITING);
+}
+
+const hw_bp = (vcpu: kvm_vcpu): boolean => (vcpu.guest_debug & KVM_GUESTDBG_USE_HW_BP) !== 0;
+
+/** kvm_update_dr7: the DR7 the guest runs with is the debugger's under USE_HW_BP, else its own. */
+export function kvm_update_dr7(vcpu: kvm_vcpu): void {
+  vmcs_writel(VMCS.GUEST_DR7, hw_bp(vcpu) ? vcpu.guest_debug_dr7 : vcpu.dr7);
+}
+
+/** Before VM entry (vcpu_enter_guest): DR0-DR3 the guest runs with and, when the guest
+ *  owns them, its DR6. DR7 comes from GUEST_DR7 at entry. */
+function kvm_load_guest_debugregs(vcpu: kvm_vcpu): void {
+  const db = hw_bp(vcpu) ? vcpu.eff_db : vcpu.db;
+  for (let i = 0; i < 4; i++) set_debugreg(db[i], i);
+  if (!hw_bp(vcpu)) set_debugreg(vcpu.dr6, 6);
+}
+
+/** After VM exit (sync_dirty_debug_regs): the guest wrote its debug registers without
+ *  exiting, so read them back; the exit left DR7 at 400H for the host. */
+function kvm_save_guest_debugregs(vcpu: kvm_vcpu): void {
+  if (hw_bp(vcpu)) return;
+  for (let i = 0; i < 4; i++) vcpu.eff_db[i] = vcpu.db[i] = get_debugreg(i);
+  vcpu.dr6 = get_debugreg(6);
+  vcpu.dr7 = vmcs_readl(VMCS.GUEST_DR7) >>> 0;
+}
+
+/** handle_dr: MOV to/from DRn while the debugger owns the debug registers. Exit
+ *  qualification: DR number [2:0], direction [4] (1 = MOV from DR), register [11:8]. The
+ *  CPU has already checked CPL 0 and CR4.DE (#GP, #UD come before the exit); general detect
+ *  comes after it, so kvm reports it: with the debugger's DR7.GD, a KVM_EXIT_DEBUG with BD. */
+function handle_dr(vcpu: kvm_vcpu): number {
+  const q = vmcs_readl(VMCS.EXIT_QUALIFICATION);
+  const dr = q & 7, reg = (q >>> 8) & 15;
+  const dr7 = vmcs_readl(VMCS.GUEST_DR7);
+  if ((dr7 & DR7_GD) !== 0) return debug_exit(vcpu, 1, DR6_BD | DR6_ACTIVE_LOW);
+  if ((q & 0x10) !== 0) {
+    // kvm_get_dr: DR4/DR5 alias DR6/DR7 (CR4.DE=0, or the CPU would have raised #UD).
+    const v = dr < 4 ? vcpu.db[dr] : (dr & 1) === 0 ? vcpu.dr6 : vcpu.dr7;
+    if (reg === 4) vmcs_writel(VMCS.GUEST_RSP, v);
+    else vcpu.regs[reg] = v >>> 0;
+  } else {
+    // kvm_set_dr
+    const v = (reg === 4 ? vmcs_readl(VMCS.GUEST_RSP) : vcpu.regs[reg]) >>> 0;
+    if (dr < 4) vcpu.db[dr] = v;
+    else if ((dr & 1) === 0) vcpu.dr6 = (v | DR6_ACTIVE_LOW) >>> 0;
+    else {
+      vcpu.dr7 = ((v & DR7_VOLATILE) | DR7_FIXED_1) >>> 0;
+      kvm_update_dr7(vcpu);
+    }
+  }
+  skip_emulated_instruction();
+  return 1;
 }
 
 /** KVM_EXIT_DEBUG with the exception, the linear pc, DR6 and DR7, as Linux reports them. */
@@ -500,9 +562,11 @@ export async function vmx_vcpu_run(vcpu: kvm_vcpu): Promise<number> {
       vmcs_writel(VMCS.GUEST_CR3, mmu_root_hpa(vcpu));
     }
     local_irq_disable();
+    kvm_load_guest_debugregs(vcpu);
     const soft = { gpr: vcpu.regs, cr2: vcpu.cr2 };
     const st = __vmx_vcpu_run(vcpu.launched, soft);
     vcpu.cr2 = soft.cr2;
+    if (st.ok) kvm_save_guest_debugregs(vcpu);
     local_irq_enable();
     // The host interrupt that ended the guest's time slice returns here: a preemption
     // point, closed while get_cpu() holds preemption off (Linux) or pins the thread
@@ -613,8 +677,10 @@ async function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
             return handle_pt_write(vcpu, vmx, r.gfn);
         }
       }
-      if (vector === 1 && (vcpu.guest_debug & KVM_GUESTDBG_ENABLE)) return debug_exit(vcpu, 1, vmcs_readl(VMCS.EXIT_QUALIFICATION) | 0xffff0ff0);
-      if (vector === 3 && (vcpu.guest_debug & KVM_GUESTDBG_USE_SW_BP)) return debug_exit(vcpu, 3, 0xffff0ff0);
+      // The #DB exit qualification holds B0-B3, BD and BS; userspace sees them in DR6's
+      // layout with the reserved bits set (DR6_ACTIVE_LOW), and the DR7 in force.
+      if (vector === 1 && (vcpu.guest_debug & KVM_GUESTDBG_ENABLE)) return debug_exit(vcpu, 1, vmcs_readl(VMCS.EXIT_QUALIFICATION) | DR6_ACTIVE_LOW);
+      if (vector === 3 && (vcpu.guest_debug & KVM_GUESTDBG_USE_SW_BP)) return debug_exit(vcpu, 3, DR6_ACTIVE_LOW);
       run_exception(run, vector, vmcs_read32(VMCS.VM_EXIT_INTR_ERROR_CODE));
       return 0;
     }
@@ -679,6 +745,8 @@ async function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
     }
     case EXIT_REASON_CR_ACCESS:
       return handle_cr(vcpu);
+    case EXIT_REASON_DR_ACCESS:
+      return handle_dr(vcpu);
     case EXIT_REASON_EPT_VIOLATION:
       return handle_ept_violation(vcpu, vmx);
     case EXIT_REASON_EPT_MISCONFIG:
@@ -704,10 +772,10 @@ async function vmx_handle_exit(vcpu: kvm_vcpu, vmx: vcpu_vmx): Promise<number> {
 /** A write to a shadowed guest page table: emulate it (kvm_mmu_pte_write sees the store).
  *  An instruction the emulator cannot do is not an error here: the frame is unprotected
  *  and the guest runs the instruction itself (kvm_mmu_unprotect_page_virt in Linux). */
-function handle_pt_write(vcpu: kvm_vcpu, vmx: vcpu_vmx, gfn: number): number {
+async function handle_pt_write(vcpu: kvm_vcpu, vmx: vcpu_vmx, gfn: number): Promise<number> {
   const o = emulate_instruction(vcpu, true);
   if (o.kind !== "unhandleable") return handle_emulation(vcpu, vmx, o);
-  spin_lock(vcpu.kvm.lock);
+  await spin_lock(vcpu.kvm.lock);
   kvm_mmu_unprotect_page(vcpu.kvm, gfn);
   spin_unlock(vcpu.kvm.lock);
   return 1;
@@ -731,8 +799,17 @@ function handle_emulation(vcpu: kvm_vcpu, vmx: vcpu_vmx, o: emulation_outcome): 
   }
 }
 
+/** A fault-class exception kvm injects pushes RF=1, as one the CPU raised would (SDM 6.8.3;
+ *  Linux's inject_pending_event): VM entry pushes RFLAGS as the guest state has it. #DB,
+ *  #BP and #OF are traps, #DF an abort. */
+function set_rf_for_fault(vector: number): void {
+  if (vector === 1 || vector === 3 || vector === 4 || vector === 8) return;
+  vmcs_writel(VMCS.GUEST_RFLAGS, (vmcs_readl(VMCS.GUEST_RFLAGS) | X86_EFLAGS_RF) >>> 0);
+}
+
 /** Inject a hardware exception (with its error code, if it has one) at the next entry. */
 function kvm_inject_exception(vector: number, error_code: number | null): void {
+  set_rf_for_fault(vector);
   vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (vector | INTR_TYPE_HARD_EXCEPTION | (error_code !== null ? INTR_INFO_DELIVER_CODE_MASK : 0) | INTR_INFO_VALID_MASK) >>> 0);
   if (error_code !== null) vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
 }
@@ -752,12 +829,14 @@ function kvm_inject_page_fault(vcpu: kvm_vcpu, addr: number, error_code: number)
     }
   }
   vcpu.cr2 = addr >>> 0;
+  set_rf_for_fault(14);
   vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (14 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
   vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
 }
 
 /** Inject #GP(0), e.g. for an RDMSR of an MSR the guest CPU does not have. */
 function kvm_inject_gp(_vcpu: kvm_vcpu): void {
+  set_rf_for_fault(13);
   vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (13 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
   vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
 }

@@ -75,7 +75,7 @@ import { x86_exec_iteration, type x86_emul_env } from "./x86_emulate_exec.js";
 import {
   GP_VECTOR, PF_VECTOR, SS_VECTOR, x86_emul_fault, x86_emul_suspend, x86_emul_unhandleable, emul_gp0, emul_unhandleable,
 } from "./x86_emulate_fault.js";
-import { EFLG_VM } from "./x86_emulate_flags.js";
+import { EFLG_RF, EFLG_VM } from "./x86_emulate_flags.js";
 
 // Execution modes, as the original x86_emulate.h numbers them (plus VM86 of later kernels).
 export const X86EMUL_MODE_REAL = 0;
@@ -353,7 +353,12 @@ function commit(ctxt: x86_emulate_ctxt): void {
   ctxt.eflags = ctxt.work_eflags;
   ctxt.reads = [];
   ctxt.rd_pos = 0;
-  if (ctxt.work_done) ctxt.eip = ctxt.next_eip;
+  // A completed instruction clears RF, as the CPU does when it starts the next one (the #PF
+  // exit that led here saved RF=1, which would otherwise pass a breakpoint on the next one).
+  if (ctxt.work_done) {
+    ctxt.eip = ctxt.next_eip;
+    ctxt.eflags = (ctxt.eflags & ~EFLG_RF) >>> 0;
+  }
   ctxt.committed = true;
 }
 

@@ -17,6 +17,7 @@ export const EFLG_ZF = 1 << 6;
 export const EFLG_SF = 1 << 7;
 export const EFLG_DF = 1 << 10;
 export const EFLG_OF = 1 << 11;
+export const EFLG_RF = 1 << 16;
 export const EFLG_VM = 1 << 17;
 /** The six status flags arithmetic writes. */
 export const EFLG_ARITH = EFLG_CF | EFLG_PF | EFLG_AF | EFLG_ZF | EFLG_SF | EFLG_OF;

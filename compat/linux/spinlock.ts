@@ -10,7 +10,9 @@ export { spinlock_t };
 
 export const spin_lock_init = (lock: spinlock_t, name = "spinlock"): void => linux_api().spin_lock_init(lock, name);
 /** Await it in process context: it returns a Promise when it has to spin. In an
- *  interrupt handler (synchronous) call it without await: it never spins there. */
+ *  interrupt handler or another synchronous callback (kvm's emulator ops) call it
+ *  without await: it is synchronous when the lock is free, and a lock whose holders
+ *  never await inside their sections is always free to a synchronous caller. */
 export const spin_lock = (lock: spinlock_t): void | Promise<void> => linux_api().spin_lock(lock);
 export const spin_unlock = (lock: spinlock_t): void => linux_api().spin_unlock(lock);
 

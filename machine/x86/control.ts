@@ -14,6 +14,7 @@ import type { Stop } from "./cpu.js";
 import type { Core } from "./core.js";
 import type { Insn } from "./decode.js";
 import { gp, ud } from "./fault.js";
+import { CR4_DE, DR6_FIXED_1, DR7_FIXED_1, DR7_GD, general_detect, sync_debug } from "./debug.js";
 import { CR0_ET, CR0_NW, CR0_CD, CR0_PE, CR0_PG, CR0_TS, CR0_WP, CR4_PGE, CR4_PSE, CR4_PAE } from "./state.js";
 
 /** CR4 bits this CPU accepts: VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT VMXE.
@@ -110,6 +111,7 @@ export function mov_to_cr(c: Core, d: Insn): Stop | null {
       s.cr4 = nv;
       if (((old ^ nv) & (CR4_PGE | CR4_PSE | CR4_PAE)) !== 0) c.flush_tlb(false);
       c.sync_mode();
+      sync_debug(c); // CR4.DE decides whether R/W 10 is an I/O breakpoint
       return null;
     }
   }
@@ -143,22 +145,31 @@ export function lmsw(c: Core, d: Insn, src: number): Stop | null {
   return null;
 }
 
-/** MOV to/from DR0-DR7. DR4/DR5 alias DR6/DR7 unless CR4.DE=1 (then #UD). Breakpoint
- *  matching is not modelled: the registers hold their values only. */
-export function mov_dr(c: Core, d: Insn, to: boolean): void {
+/** MOV to/from DR0-DR7 (debug.ts says what they do). Checked in order: CPL 0 (#GP), DR4/DR5
+ *  with CR4.DE=1 (#UD; otherwise they alias DR6/DR7), MOV-DR exiting (the VM exit takes
+ *  precedence over general detect), DR7.GD (a #DB fault with DR6.BD). DR6 and DR7 keep
+ *  their fixed bits. The exit qualification (SDM Table 28-4): DR number [2:0], direction [4]
+ *  (1 = MOV from DR), general-purpose register [11:8]. */
+export function mov_dr(c: Core, d: Insn, to: boolean): Stop | null {
   check_priv(c);
   const s = c.s;
   let n = d.reg;
   if (n === 4 || n === 5) {
-    if ((s.cr4 & 8) !== 0) ud();
+    if ((s.cr4 & CR4_DE) !== 0) ud();
     n += 2;
   }
+  const vmx = c.cpu.vmx;
+  if (vmx !== null && vmx.mov_dr_exiting === true)
+    return { kind: "dr_access", insn_len: d.len, qualification: (d.reg & 7) | (to ? 0 : 0x10) | (d.rm << 8) };
+  if ((s.dr[7] & DR7_GD) !== 0) general_detect();
   if (to) {
     let v = s.gpr[d.rm];
-    if (n === 6) v = (v | 0xffff0ff0) >>> 0;
-    else if (n === 7) v = ((v | 0x400) & ~0xd000) >>> 0;
+    if (n === 6) v = (v | DR6_FIXED_1) >>> 0;
+    else if (n === 7) v = ((v | DR7_FIXED_1) & ~0xd800) >>> 0;
     s.dr[n] = v;
+    if (n === 7) sync_debug(c);
   } else {
     s.gpr[d.rm] = s.dr[n] >>> 0;
   }
+  return null;
 }

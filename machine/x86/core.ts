@@ -8,6 +8,7 @@ import type { Bus, Stop, X86Cpu } from "./cpu.js";
 import type { PhysMem } from "../phys_mem.js";
 import { CR0_PE, CR0_PG, CR4_PGE, CR4_PSE, CR0_WP, CS, SS, type X86State } from "./state.js";
 import type { Insn } from "./decode.js";
+import { sync_debug } from "./debug.js";
 
 export const TLB_SIZE = 512;
 export const TLB_MASK = TLB_SIZE - 1;
@@ -68,6 +69,15 @@ export class Core {
   next_eip = 0;
   /** Vector being delivered, for the double-fault rules; -1 when none. */
   delivering = -1;
+  // Debug-register breakpoints DR7 enables (debug.ts, sync_debug): bit i for DRi.
+  bp_exec = 0;
+  bp_data = 0;
+  bp_io = 0;
+  /** Any of the three: execute() checks this before any breakpoint work. */
+  bp_any = 0;
+  /** Data and I/O breakpoints the executing instruction met (B0-B3), reported after it. */
+  bp_hits = 0;
+
   /** A VM exit that arose while injecting an event (X86Cpu.inject_event); execute() returns it first. */
   pending_stop: Stop | null = null;
 
@@ -98,6 +108,7 @@ export class Core {
     }
     this.sync_mode();
     for (let i = 0; i < 6; i++) this.sync_seg(i);
+    sync_debug(this);
   }
 
   /** Paging is on when CR0.PG=1; in VMX non-root operation that holds even with CR0.PE=0. */

@@ -39,7 +39,8 @@ export interface NonRootControls {
   interrupt_window_exiting: boolean;
   /** RDTSC exits with {kind:"rdtsc"} (primary processor-based control bit 12). Absent means false. */
   rdtsc_exiting?: boolean;
-  /** Single-step: a #DB after each instruction, delivered per exception_bitmap. */
+  /** MOV to/from DR0-DR7 exits with {kind:"dr_access"} (primary control bit 23). Absent means false. */
+  mov_dr_exiting?: boolean;
   /** "Enable EPT" (secondary control bit 1): host-physical address of the EPT PML4 table
    *  (EPTP bits 51:12). Every guest-physical address the CPU uses, guest paging-structure
    *  entries included, is translated through it. Absent or null: guest-physical = host-physical. */
@@ -66,6 +67,7 @@ export type Stop =
       /** INS/OUTS: address size (2 or 4) and the source segment of OUTS (ES for INS). */
       address_size?: 2 | 4; seg?: number }
   | { kind: "exception"; vector: number; error_code: number | null; /** faulting linear address for #PF */ cr2?: number;
+      /** #DB: its conditions in DR6 layout (B0-B3, BD, BS), the exit qualification. */ dr6?: number;
       /** The event whose delivery raised this exception, if any (IDT-vectoring information). */
       vectoring?: IdtVectoring | null }
   | { kind: "triple_fault" }
@@ -75,6 +77,8 @@ export type Stop =
   | { kind: "wrmsr"; insn_len: number }
   | { kind: "invlpg"; insn_len: number; address: number }
   | { kind: "cr_access"; insn_len: number; /** Intel exit qualification for CR accesses */ qualification: number }
+  /** MOV DR with MOV-DR exiting; the qualification: DR number [2:0], 1 = MOV from DR [4], GPR [11:8]. */
+  | { kind: "dr_access"; insn_len: number; qualification: number }
   | { kind: "interrupt_window" }
   /** An access the EPT does not permit (or an entry not present); EIP names the
    *  instruction, which restarts. `qualification` is the Intel exit qualification. */

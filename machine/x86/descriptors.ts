@@ -370,7 +370,7 @@ export function iret(c: Core, os: number): void {
     if (ip > s.seg[CS].limit) gp(0);
     sp_add(c, 3 * os);
     load_real_seg(c, CS, cs);
-    write_flags(c, os === 2 ? (s.eflags & 0xffff0000) | fl : fl, os);
+    write_flags(c, os === 2 ? (s.eflags & 0xffff0000) | fl : fl, os, true);
     c.next_eip = ip;
     return;
   }
@@ -387,14 +387,14 @@ export function iret(c: Core, os: number): void {
     set_accessed(c, sel);
     sp_add(c, 3 * os);
     load_cs(c, sel, lo, hi, rpl);
-    write_flags(c, newfl, os);
+    write_flags(c, newfl, os, true);
   } else {
     const nsp = stack_read(c, 3 * os, os), nss = stack_read(c, 4 * os, os) & 0xffff;
     const ssg = outer_ss(c, nss, rpl);
     dlo = lo; dhi = hi;
     set_accessed(c, sel);
     // Flags are written under the old CPL's rules (IOPL and IF may change when it was 0).
-    write_flags(c, newfl, os);
+    write_flags(c, newfl, os, true);
     load_cs(c, sel, lo, hi, rpl);
     s.seg[SS] = ssg;
     c.sync_seg(SS);

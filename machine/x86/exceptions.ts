@@ -11,7 +11,8 @@
 
 import type { Stop, X86Cpu } from "./cpu.js";
 import { core_of, type Core } from "./core.js";
-import { DF, PF, X86Fault, gp, has_error_code } from "./fault.js";
+import { DB, DF, PF, X86Fault, gp, has_error_code } from "./fault.js";
+import { DB_GENERAL_DETECT, DR6_BD, debug_exception } from "./debug.js";
 import { EptExit } from "./ept.js";
 import { push } from "./stack.js";
 import { sys_read } from "./mmu.js";
@@ -30,9 +31,14 @@ function is_double(first: number, second: number): boolean {
 }
 
 /** An exception detected while executing (or delivering): exit to the hypervisor if the
- *  exception bitmap says so, otherwise deliver it. */
+ *  exception bitmap says so, otherwise deliver it. Every exception an instruction throws is
+ *  a fault: the RFLAGS image it pushes, or that its VM exit saves, has RF=1 (SDM 6.8.3,
+ *  27.3.3), so that an instruction breakpoint does not strike again when it restarts. The
+ *  only #DB thrown is general detect (debug.ts). */
 export function handle_fault(c: Core, f: X86Fault): Stop | null {
+  if (f.vector === DB) return debug_exception(c, DR6_BD, DB_GENERAL_DETECT);
   c.cpu.last_event_vector = f.vector;
+  c.s.eflags = (c.s.eflags | FLAG_RF) >>> 0;
   const vmx = c.cpu.vmx;
   if (vmx !== null && ((vmx.exception_bitmap >>> f.vector) & 1) !== 0) {
     c.delivering = -1;
@@ -114,6 +120,7 @@ export function deliver_event(c: Core, vector: number, error_code: number | null
 
 function handle_fault_in(c: Core, f: X86Fault, v: number): Stop | null {
   c.cpu.last_event_vector = v;
+  c.s.eflags = (c.s.eflags | FLAG_RF) >>> 0;
   const vmx = c.cpu.vmx;
   if (vmx !== null && ((vmx.exception_bitmap >>> v) & 1) !== 0) {
     if (v === PF) return { kind: "exception", vector: v, error_code: f.error_code, cr2: f.cr2 };

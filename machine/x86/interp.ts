@@ -25,6 +25,7 @@ import {
   far_call, far_jmp, far_ret, iret, io_allowed, load_seg, sysenter_sysexit, sys_insn_0f00, sys_insn_0f01, lar_lsl, arpl,
 } from "./descriptors.js";
 import { EV_EXTERNAL, EV_PRIV_SOFT, EV_SOFT_EXCEPTION, EV_SOFT_INT, deliver_event, handle_fault } from "./exceptions.js";
+import { DB_INSN_BP, DB_TRAP, DR6_BS, debug_exception, exec_bp_hits, io_bp } from "./debug.js";
 import { mov_from_cr, mov_to_cr, mov_dr, clts } from "./control.js";
 import { cpuid, rdmsr, wrmsr } from "./msr_insn.js";
 import {
@@ -118,7 +119,22 @@ export function execute(cpu: X86Cpu, budget: number): Stop {
             continue;
           }
         }
-        const tf = s.eflags & FLAG_TF;
+        const fl = s.eflags;
+        const tf = fl & FLAG_TF;
+        if ((c.bp_any | (fl & FLAG_RF)) !== 0) {
+          // Instruction breakpoints, unless RF suppresses them; then RF is cleared for this
+          // instruction (IRET may set it again) and data breakpoints start afresh.
+          c.bp_hits = 0;
+          if ((fl & FLAG_RF) === 0) {
+            const hits = c.bp_exec === 0 ? 0 : exec_bp_hits(c, (c.sbase[CS] + s.eip) >>> 0);
+            if (hits !== 0) {
+              n++;
+              const st0 = debug_exception(c, hits, DB_INSN_BP);
+              if (st0 !== null) return st0;
+              continue;
+            }
+          } else s.eflags = (fl & ~FLAG_RF) >>> 0;
+        }
         const d = fetch(c);
         c.next_eip = c.code32 ? (s.eip + d.len) >>> 0 : (s.eip + d.len) & 0xffff;
         s.interruptibility = 0;
@@ -131,9 +147,11 @@ export function execute(cpu: X86Cpu, budget: number): Stop {
         }
         s.eip = c.next_eip;
         cpu.insns_retired++;
-        if (tf !== 0) {
-          s.dr[6] = (s.dr[6] | 0x4000) >>> 0;
-          const st2 = handle_fault(c, new X86Fault(DB, null));
+        if ((tf | c.bp_hits) !== 0) {
+          // One #DB trap for single-step and the data/I/O breakpoints the instruction met.
+          const cause = (tf !== 0 ? DR6_BS : 0) | c.bp_hits;
+          c.bp_hits = 0;
+          const st2 = debug_exception(c, cause, DB_TRAP);
           if (st2 !== null) return st2;
         }
       }
@@ -201,8 +219,10 @@ function jump(c: Core, target: number, osize: number): void {
 }
 
 /** Real-mode and protected-mode POPF/IRET flag update rules (SDM Vol. 2, POPF): CPL 0 may
- *  change IOPL; IF only when CPL <= IOPL; VM, VIP, VIF never; RF is cleared. */
-export function write_flags(c: Core, v: number, size: number): void {
+ *  change IOPL; IF only when CPL <= IOPL; VM, VIP, VIF never; RF is cleared by POPF and
+ *  loaded by a 32-bit IRET (`iret`), which is how a debug handler resumes past an
+ *  instruction breakpoint. */
+export function write_flags(c: Core, v: number, size: number, iret = false): void {
   const s = c.s;
   let mask = FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_TF | FLAG_DF | FLAG_OF | FLAG_NT | FLAG_IF | FLAG_IOPL;
   if (size === 4) mask |= FLAG_AC | FLAG_ID;
@@ -210,7 +230,8 @@ export function write_flags(c: Core, v: number, size: number): void {
     if (c.cpl > 0) mask &= ~FLAG_IOPL;
     if (c.cpl > ((s.eflags & FLAG_IOPL) >>> 12)) mask &= ~FLAG_IF;
   }
-  s.eflags = (((s.eflags & ~mask) | (v & mask) | 2) & ~FLAG_RF) >>> 0;
+  const rf = iret && size === 4 ? v & FLAG_RF : 0;
+  s.eflags = ((((s.eflags & ~mask) | (v & mask) | 2) & ~FLAG_RF) | rf) >>> 0;
 }
 
 function io_stop(c: Core, d: Insn, port: number, size: number, input: boolean, string: boolean, imm: boolean): Stop | null {
@@ -221,6 +242,7 @@ function io_stop(c: Core, d: Insn, port: number, size: number, input: boolean, s
       ...(string ? { address_size: d.asize as 2 | 4, seg: input ? 0 : d.seg >= 0 ? d.seg : 3 } : {}),
     };
   if (!io_allowed(c, port, size)) gp(0);
+  if (c.bp_io !== 0) io_bp(c, port, size);
   return null;
 }
 
@@ -768,7 +790,7 @@ function exec_0f(c: Core, d: Insn): Stop | null {
     case 0x1f: if (d.mod !== 3) ea(c, d); return null; // hint NOP Ev: the operand is not accessed
     case 0x20: return mov_from_cr(c, d);
     case 0x22: return mov_to_cr(c, d);
-    case 0x21: case 0x23: mov_dr(c, d, op === 0x23); return null;
+    case 0x21: case 0x23: return mov_dr(c, d, op === 0x23);
     case 0x30: return wrmsr(c, d);
     case 0x31: { // RDTSC: CR4.TSD makes it CPL 0 only
       if ((s.cr4 & 4) !== 0 && c.pe && c.cpl !== 0) gp(0);

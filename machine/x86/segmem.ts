@@ -8,19 +8,25 @@ import { Core, SEG_R, SEG_W } from "./core.js";
 import { gp, ss_fault } from "./fault.js";
 import { lin_read16, lin_read32, lin_read8, lin_write16, lin_write32, lin_write8 } from "./mmu.js";
 import { SS } from "./state.js";
+import { data_bp } from "./debug.js";
 
 function seg_fault(sreg: number): never {
   return sreg === SS ? ss_fault(0) : gp(0);
 }
 
+// Data breakpoints (debug.ts) match the linear address computed here.
 export function lin_for_read(c: Core, sreg: number, off: number, size: number): number {
   if (off < c.slo[sreg] || off + size - 1 > c.shi[sreg] || (c.sperm[sreg] & SEG_R) === 0) seg_fault(sreg);
-  return (c.sbase[sreg] + off) >>> 0;
+  const lin = (c.sbase[sreg] + off) >>> 0;
+  if (c.bp_data !== 0) data_bp(c, lin, size, false);
+  return lin;
 }
 
 export function lin_for_write(c: Core, sreg: number, off: number, size: number): number {
   if (off < c.slo[sreg] || off + size - 1 > c.shi[sreg] || (c.sperm[sreg] & SEG_W) === 0) seg_fault(sreg);
-  return (c.sbase[sreg] + off) >>> 0;
+  const lin = (c.sbase[sreg] + off) >>> 0;
+  if (c.bp_data !== 0) data_bp(c, lin, size, true);
+  return lin;
 }
 
 export function rd8(c: Core, sreg: number, off: number): number {

@@ -5,13 +5,16 @@
 // on CMPS/SCAS also stop when ZF becomes 0/1. Each iteration commits its registers, so a
 // fault mid-string restarts at the faulting element. A long REP yields after CHUNK elements
 // with EIP still on the instruction, as hardware lets interrupts in between iterations.
+// DIVERGENCE: hardware pushes RF=1 for an interrupt taken between iterations; this CPU sets
+// RF only when a data breakpoint ends the chunk (an instruction breakpoint on a long REP
+// string instruction interrupted by an IRQ strikes again).
 
 import type { Core } from "./core.js";
 import type { Insn } from "./decode.js";
 import { REP_E, REP_NE } from "./decode.js";
 import { sub } from "./alu.js";
 import { rd, wr } from "./segmem.js";
-import { DS, ECX, EDI, ESI, ES, EAX, EDX, FLAG_DF, FLAG_ZF } from "./state.js";
+import { DS, ECX, EDI, ESI, ES, EAX, EDX, FLAG_DF, FLAG_RF, FLAG_ZF } from "./state.js";
 import { reg_get, reg_set } from "./regs.js";
 
 const CHUNK = 4096;
@@ -78,6 +81,14 @@ export function string_op(c: Core, d: Insn, op: number, size: number): boolean {
     if (cmp) {
       const zf = (s.eflags & FLAG_ZF) !== 0;
       if ((rep === REP_E && !zf) || (rep === REP_NE && zf)) return true;
+    }
+    // A data or I/O breakpoint this iteration met is reported after it (SDM 17.3.1.2): stop
+    // with EIP on the instruction unless that was the last iteration, and RF=1 so that an
+    // instruction breakpoint on it does not strike again when it resumes (SDM 17.3.1.1).
+    if (c.bp_hits !== 0) {
+      if ((a32 ? g[ECX] : g[ECX] & 0xffff) === 0) return true;
+      s.eflags = (s.eflags | FLAG_RF) >>> 0;
+      return false;
     }
   }
 }

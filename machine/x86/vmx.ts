@@ -44,7 +44,7 @@ import {
   SECONDARY_EXEC_ENABLE_EPT, SECONDARY_EXEC_UNRESTRICTED_GUEST, VMXERR_ENTRY_INVALID_CONTROL_FIELD,
   VMX_EPT_PAGE_WALK_4_BIT, VMX_EPTP_MT_UC, VMX_EPTP_MT_WB, VMX_EPTP_PWL_4, VMX_EPTP_UC_BIT, VMX_EPTP_WB_BIT,
   CPU_BASED_UNCOND_IO_EXITING, CPU_BASED_VIRTUAL_INTR_PENDING,
-  EXIT_REASON_CPUID, EXIT_REASON_CR_ACCESS, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_EXTERNAL_INTERRUPT,
+  EXIT_REASON_CPUID, EXIT_REASON_CR_ACCESS, EXIT_REASON_DR_ACCESS, CPU_BASED_MOV_DR_EXITING, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_EXTERNAL_INTERRUPT,
   EXIT_REASON_HLT, EXIT_REASON_INVALID_STATE, EXIT_REASON_INVLPG, EXIT_REASON_IO_INSTRUCTION,
   EXIT_REASON_MSR_READ, EXIT_REASON_MSR_WRITE, EXIT_REASON_PENDING_INTERRUPT, EXIT_REASON_RDTSC,
   EXIT_REASON_TRIPLE_FAULT, FEATURE_CONTROL_LOCKED, FEATURE_CONTROL_VMXON_ENABLED_OUTSIDE_SMX,
@@ -234,6 +234,7 @@ export class VmxUnit {
       cr4_guest_host_mask: this.rd(VMCS.CR4_GUEST_HOST_MASK),
       cr4_read_shadow: this.rd(VMCS.CR4_READ_SHADOW),
       interrupt_window_exiting: (proc & CPU_BASED_VIRTUAL_INTR_PENDING) !== 0,
+      mov_dr_exiting: (proc & CPU_BASED_MOV_DR_EXITING) !== 0,
       ept_root,
     } satisfies NonRootControls;
     // Event injection (VM-entry interruption information) is delivered through the
@@ -329,6 +330,8 @@ export class VmxUnit {
           intr_error = stop.error_code;
         }
         if (stop.vector === 14) qual = stop.cr2 ?? 0;
+        // #DB: B0-B3, BD and BS in DR6's positions (SDM 27.2.1, Table 28-1); DR6 itself is not written.
+        if (stop.vector === 1) qual = (stop.dr6 ?? 0) & 0x600f;
         break;
       }
       case "triple_fault":
@@ -357,6 +360,11 @@ export class VmxUnit {
         break;
       case "cr_access":
         reason = EXIT_REASON_CR_ACCESS;
+        qual = stop.qualification;
+        len = stop.insn_len;
+        break;
+      case "dr_access":
+        reason = EXIT_REASON_DR_ACCESS;
         qual = stop.qualification;
         len = stop.insn_len;
         break;
@@ -500,7 +508,6 @@ interface HostSnapshot {
   cr2: number;
   cr3: number;
   cr4: number;
-  dr: number[];
   interruptibility: number;
 }
 
@@ -521,7 +528,6 @@ function snapshot(st: X86State): HostSnapshot {
     cr2: st.cr2,
     cr3: st.cr3,
     cr4: st.cr4,
-    dr: st.dr.slice(),
     interruptibility: st.interruptibility,
   };
 }
@@ -539,6 +545,8 @@ function restore(st: X86State, h: HostSnapshot): void {
   st.cr2 = h.cr2;
   st.cr3 = h.cr3;
   st.cr4 = h.cr4;
-  for (let i = 0; i < 8; i++) st.dr[i] = h.dr[i];
+  // VM exit loads DR7 with 400H (SDM 27.5.1); DR0-DR3 and DR6 keep the guest's values: the
+  // hypervisor saves them and restores its own (kvm: vcpu_enter_guest's debug-register switch).
+  st.dr[7] = 0x400;
   st.interruptibility = h.interruptibility;
 }

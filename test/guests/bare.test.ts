@@ -56,7 +56,7 @@ describe("guests under --bare match QEMU", () => {
 
   it("finds the guests", () => {
     expect(all.map((g) => g.name)).toEqual(expect.arrayContaining([
-      "bios-real", "cr3switch", "crc32", "divmul", "exceptions", "isa", "mbinfo", "pae", "paging", "recursion", "sieve", "smc", "sort",
+      "bios-real", "cr3switch", "crc32", "debugregs", "divmul", "exceptions", "isa", "mbinfo", "pae", "paging", "recursion", "sieve", "smc", "sort",
       "triple-fault",
     ]));
   });

@@ -8,7 +8,7 @@ import { Context, Machine, current_cpu } from "../../machine/engine.js";
 import { PhysMem } from "../../machine/phys_mem.js";
 import { X86Cpu, type Bus, type NonRootControls, type Stop } from "../../machine/x86/cpu.js";
 import { execute } from "../../machine/x86/interp.js";
-import { CR0_ET, CR0_PE, CR0_PG, CR4_VMXE, CS, DS, EAX, ESP, SS, real_mode_segment } from "../../machine/x86/state.js";
+import { CR0_ET, CR0_PG, CR4_VMXE, CS, DS, EAX, ESP, SS, real_mode_segment } from "../../machine/x86/state.js";
 import {
   CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, CPU_BASED_HLT_EXITING, EXIT_REASON_EPT_VIOLATION, EXIT_REASON_INVALID_STATE,
   MSR_IA32_VMX_EPT_VPID_CAP, MSR_IA32_VMX_PROCBASED_CTLS2, SECONDARY_EXEC_ENABLE_EPT, SECONDARY_EXEC_UNRESTRICTED_GUEST,

@@ -14,7 +14,6 @@ class NullBus implements Bus {
   io_in(): number { return 0xff; }
   io_out(): void {}
 }
-const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const controls = (over: Partial<NonRootControls> = {}): NonRootControls => ({
   io_exiting: true, hlt_exiting: true, exception_bitmap: 0, invlpg_exiting: false,
   cr3_load_exiting: false, cr3_store_exiting: false, cr0_guest_host_mask: 0, cr0_read_shadow: 0,
