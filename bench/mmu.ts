@@ -17,7 +17,7 @@
 // that both MMUs run the same guest, not what an exit costs) and the wall time of the
 // VMM process (median of the runs, after one warm-up run), then the shadow/EPT ratios.
 //
-//   npx tsc -p . --outDir /tmp/lkvm && node /tmp/lkvm/bench/mmu.js [runs] [host]
+//   npm run build && node dist/bench/mmu.js [runs] [host]     (or: npm run bench:mmu)
 
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -50,11 +50,10 @@ async function run_once(host: HostName, mmu: Mmu, seed: number): Promise<RunResu
   let result: RunResult | null = null;
   let failure: Error | null = null;
   kernel.start(async () => {
-    const e = await kernel.load_kvm();
+    // insmod kvm enable_ept=... mmu_cache=... (kenv tunables on FreeBSD).
+    const e = await kernel.load_kvm({ enable_ept: mmu === "ept" ? "1" : "0", mmu_cache: mmu === "shadow-nocache" ? "0" : "1" });
     if (e !== 0) { failure = new Error(`load_kvm: ${e}`); return; }
     const g = kvm_globals();
-    g.enable_ept = mmu === "ept";
-    g.mmu_cache = mmu !== "shadow-nocache";
     // The VM's counters outlive it: keep a reference to its struct kvm when it joins vm_list.
     const vms: kvm[] = [];
     const push = g.vm_list.push.bind(g.vm_list);
