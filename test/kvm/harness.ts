@@ -7,6 +7,7 @@ import { freebsd_abi } from "../../userspace/libc/abi_freebsd.js";
 import { linux_abi } from "../../userspace/libc/abi_linux.js";
 import { Libc } from "../../userspace/libc/libc.js";
 import type { Uva } from "../../machine/addr.js";
+import type { VcpuFd, VmFd } from "../../userspace/lib/kvm.js";
 
 export const HOSTS: HostName[] = ["freebsd", "linux"];
 
@@ -65,4 +66,17 @@ export async function anon(c: Libc, len: number): Promise<Uva> {
   const p = await c.mmap(null, len, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0);
   if (p === null) throw new Error(`mmap: ${c.errname()}`);
   return p;
+}
+
+/** vcpu 0 of `vm` in real mode with flat segments at 0, starting at `rip` (stack at `rsp`). */
+export async function real_mode_vcpu(vm: VmFd, rip: number, rsp?: number): Promise<VcpuFd> {
+  const vcpu = await vm.create_vcpu(0);
+  const s = await vcpu.get_sregs();
+  for (const seg of [s.cs, s.ds, s.es, s.ss]) { seg.base = 0n; seg.selector = 0; }
+  await vcpu.set_sregs(s);
+  const regs = await vcpu.get_regs();
+  regs.rip = BigInt(rip);
+  if (rsp !== undefined) regs.rsp = BigInt(rsp);
+  await vcpu.set_regs(regs);
+  return vcpu;
 }

@@ -6,7 +6,7 @@ import * as k from "../../include/uapi/linux/kvm.js";
 import { uva } from "../../machine/addr.js";
 import type { Libc } from "../../userspace/libc/libc.js";
 import { Kvm } from "../../userspace/lib/kvm.js";
-import { HOSTS, run_on } from "./harness.js";
+import { HOSTS, real_mode_vcpu, run_on } from "./harness.js";
 
 /** Run real-mode `code` at 0x1000 with one 64 KiB slot at 0; MMIO reads answer `answer(gpa, len)`.
  *  Logs every MMIO exit and every byte OUT to port 0xe9 until HLT. */
@@ -16,14 +16,7 @@ async function mmio_guest(c: Libc, code: number[], answer: (gpa: number, len: nu
   const mem = (await c.mmap(null, 0x10000, c.abi.PROT_READ | c.abi.PROT_WRITE, c.abi.MAP_PRIVATE | c.abi.MAP_ANON, -1, 0))!;
   c.poke(uva(mem + 0x1000), Uint8Array.from(code));
   await vm.set_user_memory_region({ slot: 0, flags: 0, guest_phys_addr: 0n, memory_size: 0x10000n, userspace_addr: BigInt(mem) });
-  const vcpu = await vm.create_vcpu(0);
-  const s = await vcpu.get_sregs();
-  for (const seg of [s.cs, s.ds, s.es, s.ss]) { seg.base = 0n; seg.selector = 0; }
-  await vcpu.set_sregs(s);
-  const regs = await vcpu.get_regs();
-  regs.rip = 0x1000n;
-  regs.rsp = 0x8000n;
-  await vcpu.set_regs(regs);
+  const vcpu = await real_mode_vcpu(vm, 0x1000, 0x8000);
   for (let i = 0; i < 100; i++) {
     await vcpu.kvm_run();
     const reason = vcpu.exit_reason();

@@ -6,7 +6,7 @@ import * as k from "../../include/uapi/linux/kvm.js";
 import { uva } from "../../machine/addr.js";
 import type { Libc } from "../../userspace/libc/libc.js";
 import { Kvm } from "../../userspace/lib/kvm.js";
-import { HOSTS, run_on } from "./harness.js";
+import { HOSTS, real_mode_vcpu, run_on } from "./harness.js";
 
 /** Run real-mode code at 0x1000; every IO exit is logged and INs are answered by `answer`.
  *  Returns guest memory [0x3000, 0x3000 + dump) and the final registers. */
@@ -17,13 +17,7 @@ async function pio_guest(c: Libc, code: number[], answer: (port: number, i: numb
   c.poke(uva(mem + 0x1000), Uint8Array.from(code));
   c.poke(uva(mem + 0x2000), new TextEncoder().encode("hello, ports"));
   await vm.set_user_memory_region({ slot: 0, flags: 0, guest_phys_addr: 0n, memory_size: 0x10000n, userspace_addr: BigInt(mem) });
-  const vcpu = await vm.create_vcpu(0);
-  const s = await vcpu.get_sregs();
-  for (const seg of [s.cs, s.ds, s.es, s.ss]) { seg.base = 0n; seg.selector = 0; }
-  await vcpu.set_sregs(s);
-  const regs = await vcpu.get_regs();
-  regs.rip = 0x1000n;
-  await vcpu.set_regs(regs);
+  const vcpu = await real_mode_vcpu(vm, 0x1000);
   let n = 0;
   for (;;) {
     await vcpu.kvm_run();

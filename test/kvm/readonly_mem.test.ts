@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import * as k from "../../include/uapi/linux/kvm.js";
 import { uva } from "../../machine/addr.js";
 import { Kvm, KvmError } from "../../userspace/lib/kvm.js";
-import { HOSTS, anon, run_on } from "./harness.js";
+import { HOSTS, anon, real_mode_vcpu, run_on } from "./harness.js";
 
 const ROM_GPA = 0x20000;
 
@@ -39,14 +39,7 @@ describe.each(HOSTS)("KVM_MEM_READONLY on %s", (host) => {
         c.poke(uva(rom + 0x10), Uint8Array.from([0x42, 0x24]));
         await vm.set_user_memory_region({ slot: 0, flags: 0, guest_phys_addr: 0n, memory_size: 0x10000n, userspace_addr: BigInt(ram) });
         await vm.set_user_memory_region({ slot: 1, flags: k.KVM_MEM_READONLY, guest_phys_addr: BigInt(ROM_GPA), memory_size: 0x1000n, userspace_addr: BigInt(rom) });
-        const vcpu = await vm.create_vcpu(0);
-        const s = await vcpu.get_sregs();
-        for (const seg of [s.cs, s.ds, s.es, s.ss]) { seg.base = 0n; seg.selector = 0; }
-        await vcpu.set_sregs(s);
-        const regs = await vcpu.get_regs();
-        regs.rip = 0x1000n;
-        regs.rsp = 0x8000n;
-        await vcpu.set_regs(regs);
+        const vcpu = await real_mode_vcpu(vm, 0x1000, 0x8000);
         for (let i = 0; i < 20; i++) {
           await vcpu.kvm_run();
           const r = vcpu.exit_reason();
