@@ -829,16 +829,12 @@ function kvm_inject_page_fault(vcpu: kvm_vcpu, addr: number, error_code: number)
     }
   }
   vcpu.cr2 = addr >>> 0;
-  set_rf_for_fault(14);
-  vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (14 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
-  vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
+  kvm_inject_exception(14, error_code);
 }
 
 /** Inject #GP(0), e.g. for an RDMSR of an MSR the guest CPU does not have. */
 function kvm_inject_gp(_vcpu: kvm_vcpu): void {
-  set_rf_for_fault(13);
-  vmcs_write32(VMCS.VM_ENTRY_INTR_INFO_FIELD, (13 | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | INTR_INFO_VALID_MASK) >>> 0);
-  vmcs_write32(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
+  kvm_inject_exception(13, 0);
 }
 
 function run_exception(run: Kva, vector: number, error_code: number): void {
