@@ -14,7 +14,7 @@
 //                         file's reference count)
 
 import { curthread } from "../../host-freebsd/sys/pcpu.js";
-import { EBUSY, EINVAL, ENODEV, ENOMEM, ENOTTY, ENXIO } from "../../host-freebsd/sys/errno.js";
+import { EBUSY, ENOTTY, ENXIO } from "../../host-freebsd/sys/errno.js";
 import { FREAD, FWRITE } from "../../host-freebsd/sys/fcntl.js";
 import { DTYPE_DEV, type file as bsd_file, type fileops } from "../../host-freebsd/sys/file.js";
 import { D_VERSION, type cdev, type cdevsw } from "../../host-freebsd/sys/conf.js";
@@ -23,9 +23,9 @@ import { IOCPARM_LEN, IOC_VOID } from "../../host-freebsd/sys/ioccom.js";
 import { PAGE_SIZE } from "../../host-freebsd/sys/param.js";
 import { falloc, fdrop, fget, fhold, finit, invfo_mmap } from "../../host-freebsd/kern/kern_descrip.js";
 import { destroy_dev, make_dev_s } from "../../host-freebsd/kern/kern_conf.js";
-import { vm_map_findspace, vm_map_insert, MAP_ENTRY_SHARED } from "../../host-freebsd/vm/vm_map.js";
+import { vm_map_findspace, vm_map_insert, MAP_ENTRY_SHARED, type vmspace } from "../../host-freebsd/vm/vm_map.js";
 import { cdev_pager_allocate } from "../../host-freebsd/vm/device_pager.js";
-import { vm_object_deallocate, VM_PAGER_FAIL, VM_PAGER_OK, type cdev_pager_ops } from "../../host-freebsd/vm/vm_object.js";
+import { vm_object_deallocate, VM_PAGER_FAIL, VM_PAGER_OK, type cdev_pager_ops, type vm_object } from "../../host-freebsd/vm/vm_object.js";
 import { vm_page, vm_page_wire } from "../../host-freebsd/vm/vm_page.js";
 import { uva, type Uva } from "../../machine/addr.js";
 import type { thread } from "../../host-freebsd/sys/proc.js";
@@ -156,66 +156,87 @@ export async function linux_file_ioctl(s: linuxkpi_state, fp: bsd_file, com: num
   return linux_to_bsd_errno(-ret);
 }
 
-/** The OBJT_MGTDEVICE pager of Linux mappings: the vma is the handle. */
+/** The driver's vm_ops->fault for page `pgoff` of `vma` at user address `va`: the page,
+ *  wired (the reference Linux's handler takes with get_page(), which the object owns),
+ *  or the VM_FAULT_* code that says why there is none. */
+export function linux_vma_fault(vma: linux_vma, pgoff: number, va: number, write: boolean): vm_page | number {
+  if (!vma.vm_ops?.fault) return VM_FAULT_SIGBUS;
+  const vmf: vm_fault = { vma, pgoff, address: uva(va), write, page: null };
+  const ret = vma.vm_ops.fault(vmf);
+  if ((ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) !== 0 || !(vmf.page instanceof vm_page)) return ret | VM_FAULT_SIGBUS;
+  vm_page_wire(vmf.page);
+  return vmf.page;
+}
+
+/** The OBJT_MGTDEVICE pager of Linux mappings: the vma is the handle; a fault asks the
+ *  driver's vm_ops->fault for the page. */
 function linux_cdev_pager_ops(): cdev_pager_ops {
   return {
     cdev_pg_ctor: () => 0,
     cdev_pg_fault(object, offset, prot) {
       const vma = object.handle as linux_vma;
-      if (!vma.vm_ops?.fault) return { rv: VM_PAGER_FAIL, page: null };
-      const vmf: vm_fault = {
-        vma,
-        pgoff: offset / PAGE_SIZE,
-        address: uva(vma.vm_start + offset - vma.vm_pgoff * PAGE_SIZE),
-        write: (prot & PROT_WRITE) !== 0,
-        page: null,
-      };
-      const ret = vma.vm_ops.fault(vmf);
-      if ((ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) !== 0 || vmf.page === null || !(vmf.page instanceof vm_page))
-        return { rv: VM_PAGER_FAIL, page: null };
-      // The reference Linux's handler takes with get_page(): the object owns it.
-      vm_page_wire(vmf.page);
-      return { rv: VM_PAGER_OK, page: vmf.page };
+      const page = linux_vma_fault(vma, offset / PAGE_SIZE, vma.vm_start + offset - vma.vm_pgoff * PAGE_SIZE, (prot & PROT_WRITE) !== 0);
+      return typeof page === "number" ? { rv: VM_PAGER_FAIL, page: null } : { rv: VM_PAGER_OK, page };
     },
-    async cdev_pg_dtor(handle) {
-      const vma = handle as linux_vma;
-      vma.vm_ops?.close?.(vma);
-      await fdrop(vma.vm_file._file!);
-    },
+    cdev_pg_dtor: linux_vma_close,
   };
 }
 
-/** linux_file_mmap: choose the address, let the driver's fops.mmap set up the vma,
- *  then map an OBJT_MGTDEVICE object whose faults go to vma->vm_ops->fault. */
-async function linux_file_mmap(
-  _s: linuxkpi_state, fp: bsd_file, vs: import("../../host-freebsd/vm/vm_map.js").vmspace, size: number, prot: number, maxprot: number, flags: number, foff: number,
-): Promise<{ error: number; addr: number }> {
-  const filp = fp.f_data as linux_file;
-  if (!filp.f_op.mmap) return { error: ENODEV, addr: 0 };
+/** The pager's destructor: the mapping is gone; vm_ops->close, and drop the file the
+ *  mapping held (vma->vm_file). */
+export async function linux_vma_close(handle: unknown): Promise<void> {
+  const vma = handle as linux_vma;
+  vma.vm_ops?.close?.(vma);
+  await fdrop(vma.vm_file._file!);
+}
+
+/**
+ * What mmap(2) of a Linux file and vm_mmap share: find `size` bytes of free address
+ * space, let the driver's fops.mmap set up the vma (which holds the file), and make its
+ * OBJT_MGTDEVICE object with the given pager. The range is checked again afterwards, as
+ * the driver's mmap may have slept; from there to vm_map_insert nothing may sleep.
+ * Errors are negative Linux errnos.
+ */
+export async function linux_mmap_object(
+  s: linuxkpi_state, filp: linux_file, vs: vmspace, size: number, prot: number, vm_flags: number, foff: number, ops: cdev_pager_ops,
+): Promise<{ r: number; addr: number; obj: vm_object | null; vma: linux_vma | null }> {
+  const fail = (r: number) => ({ r, addr: 0, obj: null, vma: null });
+  const fp = filp._file!;
+  if (!filp.f_op.mmap) return fail(-LE.ENODEV);
   const addr = vm_map_findspace(vs.vm_map, 0, size);
-  if (addr < 0) return { error: ENOMEM, addr: 0 };
-  // DIVERGENCE: MAP_PRIVATE mappings of a Linux file share the driver's pages (no
-  // copy-on-write); KVM maps its files MAP_SHARED.
-  const vm_flags = (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0) | (flags & MAP_SHARED ? VM_SHARED : 0);
+  if (addr < 0) return fail(-LE.ENOMEM);
   const vma = new linux_vma(uva(addr), uva(addr + size), foff / PAGE_SIZE, vm_flags, filp);
   fhold(fp);
   const r = await filp.f_op.mmap(filp, vma);
   if (r < 0) {
     await fdrop(fp);
-    return { error: linux_to_bsd_errno(-r), addr: 0 };
+    return fail(r);
   }
-  const obj = cdev_pager_allocate(vma, "OBJT_MGTDEVICE", linux_cdev_pager_ops(), size, prot, foff);
+  const obj = cdev_pager_allocate(vma, "OBJT_MGTDEVICE", ops, size, prot, foff);
   if (obj === null) {
     await fdrop(fp);
-    return { error: EINVAL, addr: 0 };
+    return fail(-LE.EINVAL);
   }
   if (vm_map_findspace(vs.vm_map, addr, size) !== addr) {
     // Another thread took the range while the driver ran.
-    await vm_object_deallocate(_s.k, obj);
-    return { error: ENOMEM, addr: 0 };
+    await vm_object_deallocate(s.k, obj);
+    return fail(-LE.ENOMEM);
   }
-  vm_map_insert(vs.vm_map, obj, foff, addr, addr + size, prot, maxprot, flags & MAP_SHARED ? MAP_ENTRY_SHARED : 0);
-  return { error: 0, addr };
+  return { r: 0, addr, obj, vma };
+}
+
+/** linux_file_mmap: the common setup, with a pager whose faults go to vma->vm_ops->fault. */
+async function linux_file_mmap(
+  s: linuxkpi_state, fp: bsd_file, vs: vmspace, size: number, prot: number, maxprot: number, flags: number, foff: number,
+): Promise<{ error: number; addr: number }> {
+  const filp = fp.f_data as linux_file;
+  // DIVERGENCE: MAP_PRIVATE mappings of a Linux file share the driver's pages (no
+  // copy-on-write); KVM maps its files MAP_SHARED.
+  const vm_flags = (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0) | (flags & MAP_SHARED ? VM_SHARED : 0);
+  const m = await linux_mmap_object(s, filp, vs, size, prot, vm_flags, foff, linux_cdev_pager_ops());
+  if (m.r < 0) return { error: linux_to_bsd_errno(-m.r), addr: 0 };
+  vm_map_insert(vs.vm_map, m.obj!, foff, m.addr, m.addr + size, prot, maxprot, flags & MAP_SHARED ? MAP_ENTRY_SHARED : 0);
+  return { error: 0, addr: m.addr };
 }
 
 // --- misc devices -----------------------------------------------------------------------

@@ -6,30 +6,27 @@
 //    writing great amounts of code, and we know in advance the physical frames that
 //    will be mapped ..., we immediately insert the pages into the newly mapped areas."
 //
-// So: find space in the process's map (vm_map_findspace, the search half of
-// vm_map_find), let the driver's fops.mmap set the vma up, ask its vm_ops->fault for
-// every page now, wire each page into a device object and enter it in the pmap, then
-// insert the map entry. The object's pager has no fault hook into the module: a fault
-// on a page that is not resident fails (the process gets EFAULT / a signal).
+// So: the setup mmap(2) of a Linux file does (linux_mmap_object: address space, the
+// driver's fops.mmap, a device object), then ask vm_ops->fault for every page now, put
+// each in the object and enter it in the pmap, then insert the map entry. The object's
+// pager has no fault hook into the module: a fault on a page that is not resident fails
+// (the process gets EFAULT / a signal).
 // The same code serves every preset: only mmap(2) of a Linux file depends on
 // file_mmap (linux_compat.ts); this path is the one that worked without fo_mmap.
 
 import { curthread } from "../../host-freebsd/sys/pcpu.js";
 import { PAGE_SIZE } from "../../host-freebsd/sys/param.js";
 import { PROT_EXEC as BSD_PROT_EXEC, PROT_READ as BSD_PROT_READ, PROT_WRITE as BSD_PROT_WRITE } from "../../host-freebsd/sys/mman.js";
-import { fdrop, fhold } from "../../host-freebsd/kern/kern_descrip.js";
-import { MAP_ENTRY_SHARED, vm_map_delete, vm_map_findspace, vm_map_insert } from "../../host-freebsd/vm/vm_map.js";
-import { cdev_pager_allocate } from "../../host-freebsd/vm/device_pager.js";
+import { MAP_ENTRY_SHARED, vm_map_delete, vm_map_insert } from "../../host-freebsd/vm/vm_map.js";
 import { VM_PAGER_FAIL, vm_object_deallocate, vm_page_insert, type cdev_pager_ops } from "../../host-freebsd/vm/vm_object.js";
-import { vm_page, vm_page_wire } from "../../host-freebsd/vm/vm_page.js";
 import { KERN_SUCCESS, pmap_enter, pmap_remove } from "../../host-freebsd/amd64/pmap.js";
 import { VM_MAXUSER_ADDRESS } from "../../host-freebsd/amd64/vmparam.js";
-import { uva, type Uva } from "../../machine/addr.js";
+import type { Uva } from "../../machine/addr.js";
 import * as LE from "../linux/errno.js";
 import { FMODE_READ, FMODE_WRITE, type file } from "../linux/fs_types.js";
 import { MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../linux/mman.js";
-import { VM_EXEC, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_READ, VM_SHARED, VM_WRITE, type vm_fault } from "../linux/mm_types.js";
-import { linux_file, linux_vma } from "./linux_compat.js";
+import { VM_EXEC, VM_FAULT_OOM, VM_READ, VM_SHARED, VM_WRITE } from "../linux/mm_types.js";
+import { linux_file, linux_mmap_object, linux_vma_close, linux_vma_fault } from "./linux_compat.js";
 import type { linuxkpi_state } from "./linuxkpi_state.js";
 
 /** The pager of a vm_mmap'ed object: every page was entered at map time, so there is
@@ -38,11 +35,7 @@ function linux_vm_mmap_pager_ops(): cdev_pager_ops {
   return {
     cdev_pg_ctor: () => 0,
     cdev_pg_fault: () => ({ rv: VM_PAGER_FAIL, page: null }),
-    async cdev_pg_dtor(handle) {
-      const vma = handle as linux_vma;
-      vma.vm_ops?.close?.(vma);
-      await fdrop(vma.vm_file._file!);
-    },
+    cdev_pg_dtor: linux_vma_close,
   };
 }
 
@@ -51,8 +44,7 @@ const bsd_prot = (prot: number) => (prot & PROT_READ ? BSD_PROT_READ : 0) | (pro
 /** linux_vm_mmap: the user address of a new shared mapping of `f`, or -errno. */
 export async function linux_vm_mmap(s: linuxkpi_state, f: file, addr: number, len: number, prot: number, flag: number, offset: number): Promise<number> {
   const filp = f as linux_file;
-  const fp = filp._file;
-  if (fp === null || !(filp instanceof linux_file)) return -LE.EBADF;
+  if (!(filp instanceof linux_file) || filp._file === null) return -LE.EBADF;
   if (!filp.f_op.mmap) return -LE.ENODEV;
   if (offset < 0 || offset % PAGE_SIZE !== 0 || len <= 0) return -LE.EINVAL;
   // DIVERGENCE: only MAP_SHARED and a kernel-chosen address (addr 0): the pages are the
@@ -63,54 +55,31 @@ export async function linux_vm_mmap(s: linuxkpi_state, f: file, addr: number, le
   const size = Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (size > VM_MAXUSER_ADDRESS) return -LE.ENOMEM;
   const vs = curthread().td_proc.p_vmspace;
-  const start = vm_map_findspace(vs.vm_map, 0, size);
-  if (start < 0) return -LE.ENOMEM;
-
   const vm_flags = (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0) | VM_SHARED;
-  const vma = new linux_vma(uva(start), uva(start + size), offset / PAGE_SIZE, vm_flags, filp);
-  // The mapping holds the file, as a Linux vma does (vma->vm_file); the object's
-  // destructor drops it.
-  fhold(fp);
-  const r = await filp.f_op.mmap(filp, vma);
-  if (r < 0) {
-    await fdrop(fp);
-    return r;
-  }
   const bprot = bsd_prot(prot);
-  const obj = cdev_pager_allocate(vma, "OBJT_MGTDEVICE", linux_vm_mmap_pager_ops(), size, bprot, offset);
-  if (obj === null) {
-    await fdrop(fp);
-    return -LE.EINVAL;
-  }
-  // From here to vm_map_insert nothing sleeps, so the range found free stays free
-  // once rechecked (the driver's mmap may have slept).
-  if (vm_map_findspace(vs.vm_map, start, size) !== start) {
-    await vm_object_deallocate(s.k, obj);
-    return -LE.ENOMEM;
-  }
+  const m = await linux_mmap_object(s, filp, vs, size, bprot, vm_flags, offset, linux_vm_mmap_pager_ops());
+  if (m.r < 0) return m.r;
+  const { addr: start, obj, vma } = m;
+  // Every page now, from the driver's fault handler: no fault can reach it later.
   const pindex0 = offset / PAGE_SIZE;
   let error = 0;
   for (let i = 0; i < size / PAGE_SIZE && error === 0; i++) {
     const va = start + i * PAGE_SIZE;
-    const vmf: vm_fault = { vma, pgoff: pindex0 + i, address: uva(va), write: (prot & PROT_WRITE) !== 0, page: null };
-    const ret = vma.vm_ops?.fault ? vma.vm_ops.fault(vmf) : VM_FAULT_SIGBUS;
-    if ((ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) !== 0 || !(vmf.page instanceof vm_page)) {
+    const page = linux_vma_fault(vma!, pindex0 + i, va, (prot & PROT_WRITE) !== 0);
+    if (typeof page === "number") {
       // No page behind this offset: nothing could supply it later either.
-      error = ret & VM_FAULT_OOM ? LE.ENOMEM : LE.EFAULT;
+      error = page & VM_FAULT_OOM ? LE.ENOMEM : LE.EFAULT;
       break;
     }
-    // The object owns one reference on each of its pages (the one Linux's handler
-    // takes with get_page()).
-    vm_page_wire(vmf.page);
-    vm_page_insert(vmf.page, obj, pindex0 + i);
-    if (pmap_enter(vs.vm_pmap, va, vmf.page, bprot) !== KERN_SUCCESS) error = LE.ENOMEM;
+    vm_page_insert(page, obj!, pindex0 + i);
+    if (pmap_enter(vs.vm_pmap, va, page, bprot) !== KERN_SUCCESS) error = LE.ENOMEM;
   }
   if (error !== 0) {
     pmap_remove(vs.vm_pmap, start, start + size);
-    await vm_object_deallocate(s.k, obj);
+    await vm_object_deallocate(s.k, obj!);
     return -error;
   }
-  vm_map_insert(vs.vm_map, obj, offset, start, start + size, bprot, bprot, MAP_ENTRY_SHARED);
+  vm_map_insert(vs.vm_map, obj!, offset, start, start + size, bprot, bprot, MAP_ENTRY_SHARED);
   return start;
 }
 
