@@ -374,8 +374,7 @@ function shadow_set_pte(vcpu: kvm_vcpu, cache: mmu_memory_cache, addr: number, h
     const gfn_want = src === null ? -1 : src.gfn;
     const role_want = src === null ? transient_role(vcpu) : mmu_role(vcpu, src.pde);
     const e = kread32(kva(at));
-    let child = (e & PT_PRESENT_MASK) !== 0 ? c.by_pfn.get(e >>> PAGE_SHIFT) : undefined;
-    if ((e & PT_PRESENT_MASK) !== 0 && child === undefined) throw new Error(`kvm: shadow entry points at pfn 0x${(e >>> PAGE_SHIFT).toString(16)}, which is not a shadow page`);
+    let child: kvm_mmu_page | undefined = (e & PT_PRESENT_MASK) !== 0 ? shadow_page(vcpu, e >>> PAGE_SHIFT) : undefined;
     // An entry of a transient table may predate a change of the guest's: follow it only
     // to the table this walk needs.
     if (child !== undefined && (child.gfn !== gfn_want || child.role !== role_want)) {
