@@ -30,6 +30,11 @@ function comp(x: completion, what: string): linux_completion {
   return x.impl;
 }
 
+/** Take one event: complete_all's UINT_MAX stays done for every waiter. */
+function consume(c: linux_completion): void {
+  if (c.done !== UINT_MAX) c.done--;
+}
+
 /** init_completion: `(c)->done = 0`. */
 export function linux_init_completion(x: completion): void {
   x.impl = new linux_completion();
@@ -58,7 +63,7 @@ export async function linux_wait_for_common(x: completion, interruptible: boolea
     const error = await tsleep(c, interruptible ? PCATCH : 0, "completion", 0);
     if (error !== 0) return -ERESTARTSYS;
   }
-  if (c.done !== UINT_MAX) c.done--;
+  consume(c);
   return 0;
 }
 
@@ -73,14 +78,14 @@ export async function linux_wait_for_timeout_common(x: completion, timeout: numb
     const error = await tsleep(c, interruptible ? PCATCH : 0, "completion", linux_timer_jiffies_until(end));
     if (error !== 0) return error === EWOULDBLOCK ? 0 : -ERESTARTSYS;
   }
-  if (c.done !== UINT_MAX) c.done--;
+  consume(c);
   return linux_timer_jiffies_until(end);
 }
 
 export function linux_try_wait_for_completion(x: completion): boolean {
   const c = comp(x, "try_wait_for_completion");
   if (c.done === 0) return false;
-  if (c.done !== UINT_MAX) c.done--;
+  consume(c);
   return true;
 }
 
