@@ -2,6 +2,7 @@
 
 import { Machine } from "../../machine/engine.js";
 import { linux_boot, type linux_boot_options, type linux_kernel } from "../../host-linux/init/main.js";
+import { wait_event, wait_queue_head, wake_up } from "../../host-linux/kernel/sched/wait.js";
 
 export interface booted {
   machine: Machine;
@@ -24,4 +25,18 @@ export async function run_kernel<T>(main: (k: linux_kernel, m: Machine) => Promi
   await machine.run();
   if (result === null) throw new Error(`kernel main did not finish\n${k.dmesg()}`);
   return { result: (result as { v: T }).v, k, machine };
+}
+
+/** Run each body in its own kernel thread; resolves when all have returned. */
+export function spawn_all(k: linux_kernel, bodies: [string, () => Promise<void>][]): Promise<void> {
+  const wq = new wait_queue_head();
+  let left = bodies.length;
+  for (const [name, body] of bodies)
+    k.kthread_run(async () => {
+      await body();
+      left--;
+      wake_up(k, wq);
+      return 0;
+    }, name);
+  return wait_event(k, wq, () => left === 0);
 }

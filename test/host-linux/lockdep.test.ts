@@ -9,23 +9,8 @@ import { mutex, spinlock_t } from "../../host-linux/include/linux/lock_types.js"
 import { mutex_trylock } from "../../host-linux/kernel/locking/mutex.js";
 import { set_cpus_allowed_ptr } from "../../host-linux/kernel/sched/core.js";
 import { get_current } from "../../host-linux/arch/x86/kernel/percpu.js";
-import { wait_queue_head, wait_event, wake_up } from "../../host-linux/kernel/sched/wait.js";
 import type { linux_kernel } from "../../host-linux/init/main.js";
-import { boot, run_kernel } from "./helpers.js";
-
-/** Run each body in its own kernel thread; resolves when all have returned. */
-function spawn_all(k: linux_kernel, bodies: [string, () => Promise<void>][]): Promise<void> {
-  const wq = new wait_queue_head();
-  let left = bodies.length;
-  for (const [name, body] of bodies)
-    k.kthread_run(async () => {
-      await body();
-      left--;
-      wake_up(k, wq);
-      return 0;
-    }, name);
-  return wait_event(k, wq, () => left === 0);
-}
+import { boot, run_kernel, spawn_all } from "./helpers.js";
 
 function mutexes(k: linux_kernel, ...names: string[]): mutex[] {
   return names.map((n) => {

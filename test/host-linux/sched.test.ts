@@ -8,21 +8,7 @@ import { get_current } from "../../host-linux/arch/x86/kernel/percpu.js";
 import { set_cpus_allowed_ptr } from "../../host-linux/kernel/sched/core.js";
 import { KernelPanic } from "../../host-linux/kernel/panic.js";
 import type { linux_kernel } from "../../host-linux/init/main.js";
-import { boot, run_kernel } from "./helpers.js";
-
-/** Kernel threads that signal completion through a wait queue. */
-function spawn_all(k: linux_kernel, bodies: [string, () => Promise<void>][]): Promise<void> {
-  const wq = new wait_queue_head();
-  let left = bodies.length;
-  for (const [name, body] of bodies)
-    k.kthread_run(async () => {
-      await body();
-      left--;
-      wake_up(k, wq);
-      return 0;
-    }, name);
-  return wait_event(k, wq, () => left === 0);
-}
+import { boot, run_kernel, spawn_all } from "./helpers.js";
 
 async function expect_panic(p: Promise<void>, re: RegExp): Promise<KernelPanic> {
   const err = await p.then(() => null, (e: unknown) => e);
