@@ -5,6 +5,7 @@
 //   "Change kernel interface of KVM_GET_MSR_INDEX_LIST ioctl()" (Jul 7 2007)
 
 import { describe, expect, it } from "vitest";
+import { r, struct_arg } from "../support/raw_ioctl.js";
 import { run_world, type HostName } from "../../boot/world.js";
 import {
   LINUXKPI_TODAY_CONFIG, LINUX_KMOD_COMPAT_2007_CONFIG, LINUX_KMOD_COMPAT_2007_SNAPSHOT_CONFIG, type LinuxkpiConfig,
@@ -44,20 +45,6 @@ async function on(stage: Stage, body: (c: Libc, log: (x: unknown) => void) => Pr
   expect(r.status).toEqual({ exit_code: 0, signal: null });
   expect(r.free_pages_before - r.free_pages_after).toBe(0);
   return log;
-}
-
-/** ioctl result as a number, or the errno name. */
-async function r(c: Libc, fd: number, def: Parameters<Libc["ioctl"]>[1], arg: number | bigint = 0): Promise<number | string> {
-  const v = await c.ioctl(fd, def, arg);
-  return v === -1 ? c.errname() : v;
-}
-
-async function struct_arg<T>(c: Libc, layout: { span: number; encode(v: T, b: Uint8Array, o?: number): number }, v: T): Promise<Uva> {
-  const p = (await c.malloc(layout.span))!;
-  const b = new Uint8Array(layout.span);
-  layout.encode(v, b, 0);
-  c.poke(p, b);
-  return p;
 }
 
 /** KVM_FREEBSD_MMAP on fd: the address, or the errno name. */

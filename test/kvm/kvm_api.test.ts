@@ -3,8 +3,9 @@
 // host's own (EAGAIN differs, EINVAL does not), so cases compare names.
 
 import { describe, expect, it } from "vitest";
+import { r, struct_arg } from "../support/raw_ioctl.js";
 import * as k from "../../include/uapi/linux/kvm.js";
-import { uva, type Uva } from "../../machine/addr.js";
+import { uva } from "../../machine/addr.js";
 import type { Libc } from "../../userspace/libc/libc.js";
 import { map_kvm_fd } from "../../userspace/lib/kvm.js";
 import { HOSTS, anon, run_logged } from "./harness.js";
@@ -12,12 +13,6 @@ import { HOSTS, anon, run_logged } from "./harness.js";
 
 /** Run `body` on a host; return what it logged. The run must not leak a page. */
 const on = run_logged;
-
-/** ioctl result as a number, or the errno name. */
-async function r(c: Libc, fd: number, def: Parameters<Libc["ioctl"]>[1], arg: number | bigint = 0): Promise<number | string> {
-  const v = await c.ioctl(fd, def, arg);
-  return v === -1 ? c.errname() : v;
-}
 
 async function kvm_fd(c: Libc): Promise<number> {
   const fd = await c.open("/dev/kvm", c.abi.O_RDWR);
@@ -30,14 +25,6 @@ async function vm_fd(c: Libc): Promise<{ kvm: number; vm: number }> {
   const vm = await c.ioctl(kvm, k.KVM_CREATE_VM, 0);
   if (vm < 0) throw new Error(`KVM_CREATE_VM: ${c.errname()}`);
   return { kvm, vm };
-}
-
-async function struct_arg<T>(c: Libc, layout: { span: number; encode(v: T, b: Uint8Array, o?: number): number }, v: T): Promise<Uva> {
-  const p = (await c.malloc(layout.span))!;
-  const b = new Uint8Array(layout.span);
-  layout.encode(v, b, 0);
-  c.poke(p, b);
-  return p;
 }
 
 
